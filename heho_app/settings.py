@@ -91,6 +91,16 @@ class Settings(BaseSettings):
         return self.public_url.startswith("https://")
 
 
-@lru_cache
 def get_settings() -> Settings:
+    """The settings for the current mode.
+
+    Reflex reads rxconfig before it switches to production mode, so the cache is
+    keyed by mode: production is validated on its own, never served from a
+    development instance.
+    """
+    return _settings_for_mode(is_production())
+
+
+@lru_cache
+def _settings_for_mode(production: bool) -> Settings:
     return Settings()

@@ -1,0 +1,69 @@
+"""The `heho` console command: operator tasks that run beside the app."""
+
+import argparse
+import sys
+
+from sqlmodel import Session
+
+from heho_app.db import get_engine, run_migrations
+from heho_app.services.credentials import get_keyring, rotate_credentials
+from heho_app.services.crypto import CryptoError, generate_key_spec
+
+
+def _keys_rotate(args: argparse.Namespace) -> int:
+    run_migrations()
+    keyring = get_keyring()
+    engine = get_engine()
+    try:
+        report = rotate_credentials(
+            lambda: Session(engine),
+            keyring=keyring,
+            batch_size=args.batch_size,
+            max_batches=args.max_batches,
+        )
+    except CryptoError as error:
+        print(f"rotation stopped: {error}", file=sys.stderr)
+        return 1
+    print(f"moved {report.moved} credentials to key id '{keyring.primary_id}'")
+    if report.remaining_by_key_id:
+        for key_id, count in sorted(report.remaining_by_key_id.items()):
+            print(f"remaining on key id '{key_id}': {count}")
+    else:
+        print("remaining on old key ids: 0")
+    return 0
+
+
+def _keys_generate(args: argparse.Namespace) -> int:
+    print(generate_key_spec(args.key_id))
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="heho", description="HeHo operator commands")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    keys = commands.add_parser("keys", help="encryption keys").add_subparsers(
+        dest="keys_command", required=True
+    )
+    rotate = keys.add_parser(
+        "rotate", help="re-encrypt stored credentials under the first key of HEHO_ENCRYPTION_KEYS"
+    )
+    rotate.add_argument("--batch-size", type=int, default=200)
+    rotate.add_argument(
+        "--max-batches", type=int, default=None, help="stop after this many batches"
+    )
+    rotate.set_defaults(handler=_keys_rotate)
+    generate = keys.add_parser("generate", help="print a new keyring entry")
+    generate.add_argument("key_id")
+    generate.set_defaults(handler=_keys_generate)
+
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    return args.handler(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

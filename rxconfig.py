@@ -1,0 +1,21 @@
+"""Reflex configuration; every value HeHo reads comes from heho_app.settings."""
+
+import reflex as rx
+
+from heho_app.settings import get_settings
+
+settings = get_settings()
+
+config = rx.Config(
+    app_name="heho_app",
+    db_url=settings.db_url,
+    redis_url=settings.redis_url,
+    telemetry_enabled=False,
+    show_built_with_reflex=False,
+    plugins=[
+        rx.plugins.RadixThemesPlugin(
+            theme=rx.theme(appearance="light", accent_color="violet", radius="large")
+        )
+    ],
+    disable_plugins=[rx.plugins.SitemapPlugin],
+)
