@@ -400,6 +400,7 @@ class FakeOpenRouter:
             record["status"] = status
             record["outcome"] = outcome
             record["ended_at"] = time.time()
+        logger.info("%s %s -> %s %s", record["method"], record["path"], status, outcome)
 
     # ------------------------------------------------------------------ admin
 

@@ -480,15 +480,16 @@ async def _get_json(
 
 
 async def _sse_data(lines: AsyncIterator[str]) -> AsyncIterator[str]:
-    """The `data` payloads of an SSE stream; comments (`: OPENROUTER PROCESSING`) skipped."""
+    """The `data` payloads of an SSE stream.
+
+    Every other line is ignored: comments (`: OPENROUTER PROCESSING`), `event:`, `id:`.
+    """
     buffer: list[str] = []
     async for line in lines:
         if not line:
             if buffer:
                 yield "\n".join(buffer)
                 buffer = []
-        elif line.startswith(":"):
-            continue
         elif line.startswith("data:"):
             value = line[5:]
             buffer.append(value[1:] if value.startswith(" ") else value)
