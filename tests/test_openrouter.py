@@ -224,7 +224,7 @@ async def test_tool_loop_sends_tool_results_back(server):
     """The agent's loop: call, tool calls, results, call again; the script is a queue."""
     server.script(
         {"tool_calls": [{"name": "list_tables"}]},
-        {"text": "You have one table: orders."},
+        {"text": "Your tables: {last_tool_result}."},
     )
     messages = [{"role": "user", "content": "Which tables?"}]
     _, turn = await collect(server, messages, tools=[LIST_TABLES])
@@ -233,7 +233,7 @@ async def test_tool_loop_sends_tool_results_back(server):
     messages.append({"role": "tool", "tool_call_id": call.id, "content": '["orders"]'})
     _, turn = await collect(server, messages, tools=[LIST_TABLES])
 
-    assert turn.content == "You have one table: orders."
+    assert turn.content == 'Your tables: ["orders"].'
     second = chat_requests(server)[1]["body"]["messages"]
     assert second[1]["tool_calls"][0]["function"]["name"] == "list_tables"
     assert second[2] == {"role": "tool", "tool_call_id": "call_0", "content": '["orders"]'}
@@ -438,17 +438,15 @@ async def test_key_never_in_errors_or_logs(server, caplog):
 
 async def test_malformed_key_is_refused_without_echoing_it(server):
     bad = "sk-or-v1-abc\ndef"
+    async with aclosing(stream_chat(bad, MODEL, QUESTION, base_url=server.url)) as stream:
+        events = [event async for event in stream]
+    (finish,) = events
+    assert finish.status == "failed" and finish.error.code == "invalid_key"
+    assert "abc" not in finish.error.message
     with pytest.raises(OpenRouterError) as raised:
-        await _stream_with_key(server, bad)
-    assert raised.value.code == "invalid_key"
-    assert "abc" not in str(raised.value)
-    assert chat_requests(server) == []
-
-
-async def _stream_with_key(server, key):
-    async with aclosing(stream_chat(key, MODEL, QUESTION, base_url=server.url)) as stream:
-        async for _ in stream:
-            pass
+        await check_key(bad, base_url=server.url)
+    assert raised.value.code == "invalid_key" and "abc" not in str(raised.value)
+    assert server.requests() == []
 
 
 # ---------------------------------------------------------------- models and key

@@ -38,6 +38,7 @@ import contextlib
 import json
 import logging
 import re
+import signal
 import threading
 import time
 import uuid
@@ -51,6 +52,7 @@ from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 logger = logging.getLogger(__name__)
 
 API_PREFIX = "/api/v1"
+TOOL_RESULT_PLACEHOLDER = "{last_tool_result}"
 
 DEFAULT_MODELS: list[dict[str, Any]] = [
     {
@@ -118,6 +120,8 @@ class Step(BaseModel):
     retry_after: str | None = None
     """`Retry-After` header of an HTTP error (seconds or an HTTP date)."""
     text: str = ""
+    """`{last_tool_result}` in it is replaced by the content of the request's last tool
+    message, so a scripted answer can show what a tool really returned."""
     tool_calls: list[ScriptedToolCall] = Field(default_factory=list)
     argument_chunks: int = Field(default=3, ge=1)
     omit_index: bool = False
@@ -169,6 +173,13 @@ def _text_of(message: Mapping[str, Any]) -> str:
     if isinstance(content, list):  # content parts
         return " ".join(str(p.get("text", "")) for p in content if isinstance(p, dict))
     return str(content or "")
+
+
+def _last_tool_result(body: Mapping[str, Any]) -> str:
+    tool_messages = [
+        m for m in body.get("messages") or [] if isinstance(m, dict) and m.get("role") == "tool"
+    ]
+    return _text_of(tool_messages[-1]) if tool_messages else ""
 
 
 _LOREM = (
@@ -358,6 +369,10 @@ class FakeOpenRouter:
             payload = _error_body(step.status, message, step.error_metadata)
             await _send_json(writer, step.status, payload, headers)
             return True
+        if TOOL_RESULT_PLACEHOLDER in step.text:
+            step = step.model_copy(
+                update={"text": step.text.replace(TOOL_RESULT_PLACEHOLDER, _last_tool_result(body))}
+            )
         await self._stream(step, body, record, reader, writer)
         return False
 
@@ -752,6 +767,11 @@ def run_dev_llm(args: argparse.Namespace) -> int:
     def ready() -> None:
         print(f"Local OpenRouter listening. Use:\n  OPENROUTER_BASE_URL={server.url}", flush=True)
 
-    with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(server.serve(ready))
+    async def main() -> None:
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(signum, server.stop)
+        await server.serve(ready)
+
+    asyncio.run(main())
     return 0

@@ -634,10 +634,14 @@ async def stream_chat(
     `messages` and `tools` are in OpenAI format. `extra_body` adds request fields
     (`max_tokens`, `tool_choice`, `provider`…). Errors before the first byte of the
     answer are retried per `retry` (a `Retrying` event each time); an error once
-    the answer streams is not retried, the partial answer stands.
-    Raises OpenRouterError only for a malformed key; propagates cancellation.
+    the answer streams is not retried, the partial answer stands. Never raises for
+    upstream trouble or a malformed key (a `Finish` tells); propagates cancellation.
     """
-    headers = _headers(api_key)
+    try:
+        headers = _headers(api_key)
+    except OpenRouterError as exc:
+        yield Finish("failed", error=exc.info)
+        return
     url = f"{_base_url(base_url)}/chat/completions"
     body: dict[str, Any] = {
         "model": model,
