@@ -291,6 +291,13 @@ async def test_dropped_connection_keeps_partial_as_interrupted(server):
     assert chat_requests(server)[0]["outcome"] == "dropped"
 
 
+async def test_cut_after_the_finish_chunk_is_still_complete(server):
+    server.script({"text": "whole answer", "drop_after": 3})  # 2 tokens, then finish
+    _, turn = await collect(server)
+    assert turn.status == "complete" and turn.finish_reason == "stop"
+    assert turn.content == "whole answer" and turn.usage is None
+
+
 async def test_tool_calls_of_a_cut_turn_are_not_completed(server):
     server.script({"tool_calls": [{"name": "delete_rows", "arguments": {"table": "t"}}]})
     server.script({"tool_calls": [{"name": "list_tables"}], "drop_after": 2})
@@ -497,8 +504,18 @@ async def test_admin_endpoints_over_http(server):
         assert turn.content == "scripted over HTTP"
         records = (await admin.get("/__requests")).json()
         assert records[-1]["scripted"] is True and records[-1]["outcome"] == "complete"
+
+        await admin.post("/__config", json={"accepted_keys": ["k1"], "tokens_per_second": 50})
+        _, refused = await collect(server)
+        assert refused.error.code == "invalid_key"
+        server.script({"text": "five tokens at fifty each"})
+        started = time.monotonic()
+        turn = await complete_chat("k1", MODEL, QUESTION, base_url=server.url)
+        assert turn.status == "complete" and time.monotonic() - started >= 0.08
+
         await admin.post("/__reset")
         assert (await admin.get("/__requests")).json() == []
+        assert server.accepted_keys is None and server.tokens_per_second is None
 
 
 async def test_sse_parser_joins_multiline_data_and_skips_comments():

@@ -43,7 +43,7 @@ import threading
 import time
 import uuid
 from collections import deque
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from http import HTTPStatus
 from typing import Any, Literal, Self
 
@@ -107,7 +107,8 @@ class Step(BaseModel):
     A 200 step streams `text` token by token (a token is a word with its trailing
     space), then each tool call: a first delta with `id` and `name`, then the
     arguments split over `argument_chunks` deltas; then the finish chunk, a usage
-    chunk and `data: [DONE]`. `error_after` / `drop_after` count those chunks.
+    chunk and `data: [DONE]`. `error_after` / `drop_after` count those chunks: one
+    per token and per tool call delta, then the finish chunk, then the usage chunk.
     """
 
     model_config = ConfigDict(extra="forbid")
@@ -132,7 +133,7 @@ class Step(BaseModel):
     tokens_per_second: float | None = Field(default=None, ge=0)
     """None: the server's default; 0: as fast as possible."""
     error_after: int | None = Field(default=None, ge=0)
-    """Send this many chunks, then an error chunk, then end the stream."""
+    """Send this many chunks, then an error chunk, then end the stream (no `[DONE]`)."""
     error_style: Literal["both", "finish_reason", "error_object"] = "both"
     """`both` is what OpenRouter sends: a top-level `error` and `finish_reason: "error"`."""
     drop_after: int | None = Field(default=None, ge=0)
@@ -279,7 +280,7 @@ class FakeOpenRouter:
     def __exit__(self, *exc_info: object) -> None:
         self.stop()
 
-    async def serve(self, on_ready: Any = None) -> None:
+    async def serve(self, on_ready: Callable[[], object] | None = None) -> None:
         """Serve until `stop()`; `on_ready()` is called once the port is bound."""
         self._loop = asyncio.get_running_loop()
         self._stopping = asyncio.Event()
@@ -298,7 +299,9 @@ class FakeOpenRouter:
 
     # ------------------------------------------------------------------ HTTP
 
-    async def _on_connection(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter):
+    async def _on_connection(
+        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+    ) -> None:
         task = asyncio.current_task()
         assert task is not None
         self._connections.add(task)
@@ -569,12 +572,17 @@ class FakeOpenRouter:
                 await pause(step.first_token_delay / (step.keepalives + 1))
                 await send(": OPENROUTER PROCESSING\n\n")
             await pause(step.first_token_delay / (step.keepalives + 1))
-            deltas = list(_deltas(step))
-            cut, ending = _ending(step, len(deltas))
-            for sent, delta in enumerate(deltas[:cut]):
+            finish = step.finish_reason or ("tool_calls" if step.tool_calls else "stop")
+            usage = step.usage or _usage(body, step)
+            usage_chunk = {"id": generation_id, "model": model, "choices": [], "usage": usage}
+            chunks = [envelope(delta) for delta in _deltas(step)]
+            chunks.append(envelope({"content": ""}, finish))
+            chunks.append(f"data: {json.dumps(usage_chunk)}\n\n")
+            cut, ending = _ending(step, len(chunks))
+            for sent, chunk in enumerate(chunks[:cut]):
                 if sent:
                     await pause(interval)
-                await send(envelope(delta))
+                await send(chunk)
                 if sent == 0:
                     with self._lock:
                         record["first_token_at"] = time.time()
@@ -587,11 +595,6 @@ class FakeOpenRouter:
                 writer.transport.abort()
                 self._finish(record, 200, "dropped")
                 return
-            finish = step.finish_reason or ("tool_calls" if step.tool_calls else "stop")
-            await send(envelope({"content": ""}, finish))
-            usage = step.usage or _usage(body, step)
-            usage_chunk = {"id": generation_id, "model": model, "choices": [], "usage": usage}
-            await send(f"data: {json.dumps(usage_chunk)}\n\n")
             if step.send_done:
                 await send("data: [DONE]\n\n")
             await send("")  # the last chunk of a chunked body
@@ -611,7 +614,7 @@ async def _watch_eof(reader: asyncio.StreamReader, gone: asyncio.Event) -> None:
 
 
 def _ending(step: Step, count: int) -> tuple[int, Literal["finish", "error", "drop"]]:
-    """How many deltas to send, and how the stream ends after them."""
+    """How many chunks to send, and how the stream ends after them."""
     if step.error_after is not None and (
         step.drop_after is None or step.error_after <= step.drop_after
     ):

@@ -601,13 +601,15 @@ async def _read_stream(response: httpx.Response, api_key: str) -> AsyncIterator[
                 return
     except httpx.TransportError as exc:
         logger.info("OpenRouter stream cut: %s", type(exc).__name__)
-        message = (
-            "OpenRouter stopped sending data before the answer was complete."
-            if isinstance(exc, httpx.TimeoutException)
-            else "The connection to OpenRouter was lost before the answer was complete."
-        )
-        yield finish("interrupted", ErrorInfo("interrupted", message, detail=type(exc).__name__))
-        return
+        if finish_reason is None:  # else the answer was whole: only usage or [DONE] is lost
+            message = (
+                "OpenRouter stopped sending data before the answer was complete."
+                if isinstance(exc, httpx.TimeoutException)
+                else "The connection to OpenRouter was lost before the answer was complete."
+            )
+            error = ErrorInfo("interrupted", message, detail=type(exc).__name__)
+            yield finish("interrupted", error)
+            return
     if not done and finish_reason is None:
         message = "OpenRouter ended the stream before the answer was complete."
         yield finish("interrupted", ErrorInfo("interrupted", message))
