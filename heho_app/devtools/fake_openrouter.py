@@ -256,7 +256,7 @@ class FakeOpenRouter:
         def run() -> None:
             try:
                 asyncio.run(self.serve(ready.set))
-            except BaseException as exc:
+            except Exception as exc:  # e.g. the port is taken: re-raised in start()
                 errors.append(exc)
                 ready.set()
 
@@ -292,9 +292,10 @@ class FakeOpenRouter:
             await self._stopping.wait()
         finally:
             server.close()
-            for task in list(self._connections):
+            connections = list(self._connections)
+            for task in connections:
                 task.cancel()
-            await asyncio.gather(*self._connections, return_exceptions=True)
+            await asyncio.gather(*connections, return_exceptions=True)
             await server.wait_closed()
 
     # ------------------------------------------------------------------ HTTP
@@ -704,17 +705,17 @@ async def _read_request(reader: asyncio.StreamReader) -> _Request | None:
     except (asyncio.IncompleteReadError, asyncio.LimitOverrunError, ConnectionError):
         return None
     request_line, *header_lines = head.decode("latin-1").split("\r\n")
-    method, target, _version = request_line.split(" ", 2)
     headers: dict[str, str] = {}
     for line in header_lines:
         if line:
             name, _, value = line.partition(":")
             headers[name.strip().lower()] = value.strip()
-    length = int(headers.get("content-length") or 0)
     try:
+        method, target, _version = request_line.split(" ", 2)
+        length = int(headers.get("content-length") or 0)
         body = await reader.readexactly(length) if length else b""
-    except asyncio.IncompleteReadError:
-        return None
+    except (ValueError, asyncio.IncompleteReadError):
+        return None  # not HTTP we understand: drop the connection
     return _Request(method, target, headers, body)
 
 
