@@ -16,12 +16,12 @@ A chat turn is consumed as a stream of typed events::
         messages.append(turn.assistant_message())
         ...                            # run the tools, append their results, call again
 
-`stream_chat` never raises for upstream trouble: HTTP errors, a provider error in the
-middle of the stream and a dropped connection all end the stream with a `Finish` event
-whose status is `failed` or `interrupted` and whose `error` holds a stable code and a
-message a user understands. Cancelling the consuming task (the user pressed Stop)
-closes the upstream request at once; use `contextlib.aclosing` so that this also
-happens when the consumer stops iterating early.
+`stream_chat` never raises for upstream trouble: a malformed key, HTTP errors, a
+provider error in the middle of the stream and a dropped connection all end the stream
+with a `Finish` event whose status is `failed` or `interrupted` and whose `error`
+holds a stable code and a message a user understands. Cancelling the consuming task
+(the user pressed Stop) closes the upstream request at once; use `contextlib.aclosing`
+so that this also happens when the consumer stops iterating early.
 """
 
 from __future__ import annotations
