@@ -6,6 +6,7 @@ import sys
 from sqlmodel import Session
 
 from heho_app.db import get_engine, run_migrations
+from heho_app.devtools import fake_openrouter
 from heho_app.services.credentials import get_keyring, rotate_credentials
 from heho_app.services.crypto import CryptoError, generate_key_spec
 
@@ -56,6 +57,15 @@ def build_parser() -> argparse.ArgumentParser:
     generate = keys.add_parser("generate", help="print a new keyring entry")
     generate.add_argument("key_id")
     generate.set_defaults(handler=_keys_generate)
+
+    dev_llm = commands.add_parser(
+        "dev-llm",
+        help="run a local OpenRouter stand-in for demos and tests",
+        description="Serve OpenRouter's chat, model and key endpoints with scripted and "
+        "demo answers. Point OPENROUTER_BASE_URL at the URL it prints.",
+    )
+    fake_openrouter.add_arguments(dev_llm)
+    dev_llm.set_defaults(handler=fake_openrouter.run_dev_llm)
 
     return parser
 
