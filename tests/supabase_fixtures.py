@@ -3,16 +3,20 @@
 `local_supabase` starts the stack once per session and stops it at the end;
 `supabase_stack` is the same stack with the sample rows (and HeHo's tables in the
 user's database) put back before the test. `heho_db` points HeHo's own database at
-a fresh, migrated SQLite file for the whole session.
+a fresh, migrated SQLite file for the whole session; `heho_user`, `make_chatbot` and
+`tool_context` build a user, a chatbot with grants, and the gate's `ToolContext`.
 """
 
 import os
-from collections.abc import Iterator
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
 
 import pytest
 
 from heho_app.devtools.supabase_stack import LocalSupabase
+from heho_app.models import Chatbot, User
+from heho_app.services.operations import ToolContext
 
 
 @pytest.fixture(scope="session")
@@ -55,3 +59,67 @@ def heho_db(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
             os.environ["REFLEX_DB_URL"] = previous
         settings.get_settings.cache_clear()
         db.get_engine.cache_clear()
+
+
+@pytest.fixture
+def heho_user(heho_db: str) -> User:
+    """A fresh HeHo user (so a fresh audit chain) for one test."""
+    from heho_app.db import session_scope
+
+    with session_scope() as session:
+        user = User(email=f"{uuid.uuid4().hex}@example.com", password_hash="x")
+        session.add(user)
+        session.flush()
+        session.refresh(user)
+    return user
+
+
+@pytest.fixture
+def make_chatbot(heho_user: User) -> Callable[..., Chatbot]:
+    """Create a chatbot of `heho_user` with the given settings and table grants."""
+    from heho_app.db import session_scope
+    from heho_app.services.permissions import save_grants
+
+    def make(grants: list[dict] | None = None, **settings: object) -> Chatbot:
+        with session_scope() as session:
+            chatbot = Chatbot(user_id=heho_user.id, name="test bot", **settings)
+            session.add(chatbot)
+            session.flush()
+            save_grants(session, chatbot.id, grants or [])
+            session.refresh(chatbot)
+        return chatbot
+
+    return make
+
+
+@pytest.fixture
+async def tool_context(
+    supabase_stack: LocalSupabase, heho_user: User, make_chatbot: Callable[..., Chatbot]
+) -> AsyncIterator[Callable[..., Awaitable[ToolContext]]]:
+    """`await tool_context(grants, key=..., **chatbot settings)`: a gate for one chatbot."""
+    from heho_app.db import session_scope
+    from heho_app.services.operations import open_tool_context
+    from heho_app.services.permissions import load_policy
+
+    opened: list[ToolContext] = []
+
+    async def make(
+        grants: list[dict] | None = None, *, key: str | None = None, **settings: object
+    ) -> ToolContext:
+        chatbot = make_chatbot(grants, **settings)
+        with session_scope() as session:
+            policy = load_policy(session, chatbot.id)
+        ctx = await open_tool_context(
+            user_id=heho_user.id,
+            chatbot=chatbot,
+            supabase_url=supabase_stack.url,
+            supabase_key=key or supabase_stack.service_key,
+            policy=policy,
+            conversation_id="conversation-1",
+        )
+        opened.append(ctx)
+        return ctx
+
+    yield make
+    for ctx in opened:
+        await ctx.aclose()

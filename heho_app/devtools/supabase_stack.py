@@ -114,7 +114,7 @@ insert into public.products (name, price, stock) values
 insert into public.orders (customer_id, product_id, quantity, status)
 select 1 + (n % 5), 1 + (n % 5), 1 + (n % 3),
        (array['new', 'paid', 'shipped'])[1 + (n % 3)]
-from generate_series(0, 29) as n;
+from generate_series(0, 59) as n;
 insert into public.notes (owner, body) values
   ('{NOTE_OWNER}', 'private note of the sample user');
 """
