@@ -100,6 +100,16 @@ def test_stale_head_from_another_writer_is_recovered(heho_user):
     assert audit.verify_chain(heho_user.id).ok
 
 
+def test_vanished_head_is_recovered(heho_user):
+    """The cached head's events are gone (e.g. a deleted user's id reused): start afresh."""
+    _calls(heho_user.id, 2)
+    with get_engine().begin() as conn:
+        conn.execute(text("delete from audit_events where user_id = :u"), {"u": heho_user.id})
+    _calls(heho_user.id, 1)
+    assert [e.seq for e in audit_events(heho_user.id)] == [1, 2]
+    assert audit.verify_chain(heho_user.id).ok
+
+
 def test_list_events_filters(heho_user):
     _calls(heho_user.id, 6, chatbot_id="bot-a")
     _calls(heho_user.id, 2, chatbot_id="bot-b")
@@ -129,3 +139,33 @@ async def test_csv_export_has_metadata_not_values(tool_context, heho_user):
     assert "email" in rows[0]["filters"]
     assert "secret@example.com" not in exported
     assert rows[0]["row_hash"] == audit_events(heho_user.id)[1].row_hash
+
+
+def test_chain_on_postgresql(local_supabase):
+    """Production runs HeHo's database on PostgreSQL: the same append and verify there."""
+    from sqlmodel import Session
+
+    from heho_app.db import make_engine, run_migrations
+    from heho_app.models import User
+
+    local_supabase.execute("drop database if exists heho_audit")
+    local_supabase.execute("create database heho_audit")
+    url = f"postgresql+psycopg://postgres@127.0.0.1:{local_supabase.pg_port}/heho_audit"
+    run_migrations(url)
+    engine = make_engine(url)
+    try:
+        with Session(engine) as session:
+            user = User(email="pg@example.com", password_hash="!")
+            session.add(user)
+            session.commit()
+            user_id = user.id
+        for outcome in ("ok", "denied", "failed"):
+            pending = audit.start_event(user_id=user_id, tool="select_rows", engine=engine)
+            audit.finish_event(pending, outcome=outcome, duration_ms=2.25, engine=engine)
+        assert audit.verify_chain(user_id, engine=engine).ok
+        with engine.begin() as conn:
+            conn.execute(text("update audit_events set rows_affected = 7 where seq = 4"))
+        (link,) = audit.verify_chain(user_id, engine=engine).broken
+        assert link.seq == 4
+    finally:
+        engine.dispose()

@@ -20,7 +20,7 @@ from enum import StrEnum
 
 from pydantic import BaseModel
 from sqlalchemy import bindparam, select, text
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col
 from sqlmodel import select as model_select
@@ -104,8 +104,6 @@ _SELECTED = ", ".join(
     f"CAST(:{name} AS {_CASTS[name]})" if name in _CASTS else f":{name}" for name in _INSERT_COLUMNS
 )
 _BIND_TYPES = [bindparam(name, type_=_TABLE.c[name].type) for name in _INSERT_COLUMNS]
-# Insert only if the head we chained to is still the head (a cached head may be stale:
-# the unique (user_id, seq) catches a concurrent writer, the EXISTS a vanished head).
 _APPEND_AFTER = text(
     f"INSERT INTO audit_events ({', '.join(_INSERT_COLUMNS)}) SELECT {_SELECTED} "  # noqa: S608 - fixed names
     "WHERE EXISTS (SELECT 1 FROM audit_events WHERE user_id = :user_id "
@@ -122,44 +120,49 @@ _HEAD = (
     .limit(1)
 )
 _heads: dict[tuple[str, int], tuple[int, str]] = {}
-_heads_lock = threading.Lock()
+_append_lock = threading.Lock()
+
+
+class _StaleHead(Exception):
+    """The cached head of the chain is no longer its head."""
 
 
 def _append(engine: Engine, values: dict) -> int:
     """Append one event at the head of the user's chain; returns its id.
 
-    The head (seq, hash) is cached per process so that an append is one INSERT; the
-    INSERT only lands if that head is still the head, otherwise it is re-read.
+    The head (seq, hash) is cached per process so that an append is one INSERT. The
+    INSERT lands only if that head is still the head: the unique (user_id, seq) stops
+    a concurrent writer, the EXISTS a head that vanished; then the head is re-read.
     """
     key = (str(engine.url), values["user_id"])
-    with _heads_lock:
+    with _append_lock:
         for _attempt in range(APPEND_ATTEMPTS):
-            with engine.begin() as conn:
-                head = _heads.get(key)
-                if head is None:
-                    found = conn.execute(_HEAD, {"user_id": values["user_id"]}).first()
-                    head = (found.seq, found.row_hash) if found else (0, GENESIS_HASH)
-                row = {
-                    **values,
-                    "seq": head[0] + 1,
-                    "prev_hash": head[1],
-                    "created_at": datetime.now(UTC),
-                }
-                if row.get("duration_ms") is not None:
-                    row["duration_ms"] = round(float(row["duration_ms"]), 3)
-                row["row_hash"] = compute_hash(row)
-                statement = _APPEND_AFTER if head[0] else _APPEND_FIRST
-                try:
-                    event_id = conn.execute(statement, {**row, "head_seq": head[0]}).scalar()
-                except IntegrityError:
-                    event_id = None
-                if event_id is None:
-                    _heads.pop(key, None)
-                    conn.rollback()
-                    continue
+            try:
+                with engine.begin() as conn:
+                    event_id, row = _insert_at_head(conn, key, values)
+                    if event_id is None:
+                        raise _StaleHead
+            except (_StaleHead, IntegrityError):
+                _heads.pop(key, None)
+                continue
             _heads[key] = (row["seq"], row["row_hash"])
             return event_id
     raise AuditUnavailable("could not append to the audit chain (too much contention)")
+
+
+def _insert_at_head(
+    conn: Connection, key: tuple[str, int], values: dict
+) -> tuple[int | None, dict]:
+    head = _heads.get(key)
+    if head is None:
+        found = conn.execute(_HEAD, {"user_id": values["user_id"]}).first()
+        head = (found.seq, found.row_hash) if found else (0, GENESIS_HASH)
+    row = {**values, "seq": head[0] + 1, "prev_hash": head[1], "created_at": datetime.now(UTC)}
+    if row.get("duration_ms") is not None:
+        row["duration_ms"] = round(float(row["duration_ms"]), 3)
+    row["row_hash"] = compute_hash(row)
+    statement = _APPEND_AFTER if head[0] else _APPEND_FIRST
+    return conn.execute(statement, {**row, "head_seq": head[0]}).scalar(), row
 
 
 @dataclass(frozen=True)
