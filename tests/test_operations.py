@@ -493,3 +493,16 @@ async def test_every_call_writes_pending_then_completion(tool_context, heho_user
 async def test_context_never_shows_the_key(tool_context, supabase_stack):
     ctx: ToolContext = await tool_context([{"table": "orders"}])
     assert supabase_stack.service_key not in repr(ctx)
+
+
+async def test_rejected_value_is_not_echoed_into_the_audit(tool_context, heho_user):
+    ctx = await tool_context([{"table": "orders", "insert": True}])
+    rows = [{"customer_id": 1, "product_id": 1, "quantity": "secret-abc"}]
+    result = await run_tool(ctx, "insert_rows", {"table": "orders", "rows": rows})
+    assert (result.outcome, result.error_code) == ("failed", "invalid_value")
+    assert "integer" in result.reason and "secret-abc" not in result.reason
+    result = await run_tool(
+        ctx, "select_rows", {"table": "orders", "filters": eq("created_at", "secret-day")}
+    )
+    assert (result.outcome, result.error_code) == ("failed", "invalid_value")
+    assert all("secret" not in (e.detail or "") for e in audit_events(heho_user.id))

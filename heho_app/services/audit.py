@@ -21,7 +21,7 @@ from enum import StrEnum
 from pydantic import BaseModel
 from sqlalchemy import bindparam, select, text
 from sqlalchemy.engine import Connection, Engine
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlmodel import Session, col
 from sqlmodel import select as model_select
 
@@ -353,8 +353,13 @@ def export_csv(events: Iterable[AuditEvent]) -> str:
 
 
 def run_audit_verify(args: argparse.Namespace) -> int:
-    """`heho audit verify`: exit status 1 when a chain is broken."""
-    report = verify_chain(getattr(args, "user_id", None))
+    """`heho audit verify`: exit status 1 when a chain is broken, 2 when it cannot run."""
+    try:
+        report = verify_chain(getattr(args, "user_id", None))
+    except SQLAlchemyError as error:
+        name = type(error).__name__
+        print(f"Cannot read the audit log ({name}): is REFLEX_DB_URL right and migrated?")
+        return 2
     print(report.describe())
     return 0 if report.ok else 1
 

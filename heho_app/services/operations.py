@@ -47,6 +47,7 @@ SAFE_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,62}$")
 RESERVED_NAMES = {"select", "order", "limit", "offset", "or", "and", "not", "on_conflict"}
 INTEGER = re.compile(r"^-?[0-9]{1,19}$")
 NUMBER = re.compile(r"^-?[0-9]+(\.[0-9]+)?([eE][-+]?[0-9]+)?$")
+_QUOTED = re.compile(r'"[^"]*"')
 UUID = re.compile(r"^[0-9a-fA-F]{8}-([0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}$")
 TOOL_OPERATION = {
     "list_tables": None,
@@ -92,11 +93,10 @@ class Refusal(Exception):
 class Failure(Exception):
     """The call was allowed but the project could not carry it out."""
 
-    def __init__(self, reason: str, code: str, detail: str | None = None) -> None:
+    def __init__(self, reason: str, code: str) -> None:
         super().__init__(reason)
         self.reason = reason
         self.code = code
-        self.detail = detail
 
 
 @dataclass(frozen=True)
@@ -179,8 +179,8 @@ async def run_tool(ctx: ToolContext, name: str, arguments: object) -> ToolResult
                 args.get("filters") if args else None, log_values=ctx.chatbot.log_filter_values
             ),
         )
-    except audit.AuditUnavailable:
-        logger.exception("audit log unavailable; tool call %s not run", tool[:40])
+    except audit.AuditUnavailable as error:
+        logger.error("audit log unavailable, tool call %s not run: %s", tool[:40], error)
         return ToolResult(
             ok=False,
             outcome="failed",
@@ -198,8 +198,8 @@ async def run_tool(ctx: ToolContext, name: str, arguments: object) -> ToolResult
             error_code=result.error_code,
             detail=result.reason,
         )
-    except Exception:
-        logger.exception("could not complete audit event %s", pending.id)
+    except Exception as error:
+        logger.error("could not complete audit event %s: %s", pending.id, type(error).__name__)
     return result
 
 
@@ -271,7 +271,9 @@ def _api_error(error: APIError) -> tuple[str, str]:
     if code == "23502":
         return "A required column is missing a value.", "not_null_violation"
     if code.startswith("22"):
-        return "The database rejected a value: " + str(error.message)[:300], "invalid_value"
+        # PostgreSQL quotes the offending value: keep the kind of problem, drop the value.
+        message = _QUOTED.sub('"…"', str(error.message))[:300]
+        return "The database rejected a value: " + message, "invalid_value"
     return "The database refused the request (" + (code or "unknown") + ").", "db_error"
 
 
