@@ -127,6 +127,17 @@ def test_list_events_filters(heho_user):
         assert audit.list_events(session, user_id=heho_user.id + 1000) == []
 
 
+def test_calls_only_shows_one_event_per_call_and_unfinished_ones(heho_user):
+    _calls(heho_user.id, 3)
+    unfinished = audit.start_event(user_id=heho_user.id, tool="delete_rows", table_name="orders")
+    with session_scope() as session:
+        calls = audit.list_events(session, user_id=heho_user.id, calls_only=True)
+        assert [e.outcome for e in calls] == ["pending", "ok", "ok", "denied"]
+        assert calls[0].id == unfinished.id
+        stuck = audit.list_events(session, user_id=heho_user.id, calls_only=True, outcome="pending")
+        assert [e.id for e in stuck] == [unfinished.id]
+
+
 async def test_csv_export_has_metadata_not_values(tool_context, heho_user):
     ctx = await tool_context([{"table": "customers"}])
     filters = [{"column": "email", "op": "eq", "value": "secret@example.com"}]

@@ -19,9 +19,10 @@ from datetime import UTC, datetime
 from enum import StrEnum
 
 from pydantic import BaseModel
-from sqlalchemy import bindparam, select, text
+from sqlalchemy import bindparam, exists, select, text
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
+from sqlalchemy.orm import aliased
 from sqlmodel import Session, col
 from sqlmodel import select as model_select
 
@@ -319,11 +320,21 @@ def list_events(
     outcome: Outcome | str | None = None,
     since: datetime | None = None,
     until: datetime | None = None,
+    calls_only: bool = False,
     limit: int = 200,
     offset: int = 0,
 ) -> list[AuditEvent]:
-    """One user's events, newest first, filtered for the audit page and the REST API."""
+    """One user's events, newest first, filtered for the audit page and the REST API.
+
+    `calls_only` gives one event per call: the completing events, plus the `pending`
+    events that were never completed (the process stopped in between).
+    """
     query = model_select(AuditEvent).where(AuditEvent.user_id == user_id)
+    if calls_only:
+        completion = aliased(AuditEvent)
+        query = query.where(
+            ~exists().where(completion.user_id == user_id, completion.completes_id == AuditEvent.id)
+        )
     if chatbot_id is not None:
         query = query.where(AuditEvent.chatbot_id == chatbot_id)
     if table_name is not None:
