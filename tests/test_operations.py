@@ -122,6 +122,7 @@ BAD_TABLES = [
     "public.orders",
     "Orders",
     "orders ",
+    "orders\n",
     "orders?select=*",
     "orders;drop table orders",
     "orders,customers",
@@ -222,6 +223,7 @@ async def test_in_values_are_quoted_each(tool_context):
     [
         ("id", "eq", "1);drop table customers;--"),
         ("id", "eq", "1 or 1=1"),
+        ("id", "eq", "1\n"),
         ("id", "in", ["1", "2) or (true"]),
         ("id", "eq", [1, 2]),
         ("id", "eq", {"gt": 0}),

@@ -38,6 +38,7 @@ def test_delete_only_with_explicit_opt_in():
         {"table": "orders", "insert": 1},
         {"table": "public.orders"},
         {"table": "orders;drop"},
+        {"table": "orders\n"},
         {"table": ""},
         {"read": True},
         "orders",

@@ -12,6 +12,7 @@ import json
 import logging
 import re
 import time
+from collections.abc import Set
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -42,13 +43,13 @@ MAX_VALUE_LENGTH = 10_000
 MAX_MEMORY_LENGTH = 4000
 REQUEST_TIMEOUT = 10.0
 FILTER_OPS = ("eq", "neq", "gt", "gte", "lt", "lte", "like", "ilike", "in", "is")
-SAFE_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,62}$")
+SAFE_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,62}")  # used with fullmatch
 # Column names PostgREST reads as query syntax rather than as a column.
 RESERVED_NAMES = {"select", "order", "limit", "offset", "or", "and", "not", "on_conflict"}
-INTEGER = re.compile(r"^-?[0-9]{1,19}$")
-NUMBER = re.compile(r"^-?[0-9]+(\.[0-9]+)?([eE][-+]?[0-9]+)?$")
+INTEGER = re.compile(r"-?[0-9]{1,19}")
+NUMBER = re.compile(r"-?[0-9]+(\.[0-9]+)?([eE][-+]?[0-9]+)?")
 _QUOTED = re.compile(r'"[^"]*"')
-UUID = re.compile(r"^[0-9a-fA-F]{8}-([0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}$")
+UUID = re.compile(r"[0-9a-fA-F]{8}-([0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}")
 TOOL_OPERATION = {
     "list_tables": None,
     "describe_table": None,
@@ -280,7 +281,7 @@ def _api_error(error: APIError) -> tuple[str, str]:
 # --- validation: names, values, arguments -------------------------------------------
 
 
-def _expect_keys(args: dict, allowed: set[str], required: set[str] = frozenset()) -> None:
+def _expect_keys(args: dict, allowed: Set[str], required: Set[str] = frozenset()) -> None:
     unknown = sorted(str(k)[:40] for k in args if k not in allowed)
     if unknown:
         raise Refusal("unknown argument(s): " + ", ".join(unknown), "malformed_arguments")
@@ -295,7 +296,7 @@ def _table(ctx: ToolContext, args: dict, operation: Operation | None) -> TableIn
     shown = str(name)[:63]
     if (
         not isinstance(name, str)
-        or not SAFE_NAME.match(name)
+        or not SAFE_NAME.fullmatch(name)
         or name in HEHO_TABLES
         or name not in ctx.db_schema.tables
         or name not in ctx.policy.grants
@@ -318,7 +319,7 @@ def _table(ctx: ToolContext, args: dict, operation: Operation | None) -> TableIn
 def _column(table: TableInfo, name: object) -> str:
     if (
         not isinstance(name, str)
-        or not SAFE_NAME.match(name)
+        or not SAFE_NAME.fullmatch(name)
         or name in RESERVED_NAMES
         or name not in table.columns
     ):
@@ -339,12 +340,12 @@ def _scalar(table: TableInfo, column: str, value: object) -> Scalar:
     kind = table.columns[column].json_type
     text = str(value).lower() if isinstance(value, bool) else str(value)
     valid = {
-        "integer": not isinstance(value, bool | float) and INTEGER.match(text) is not None,
-        "number": not isinstance(value, bool) and NUMBER.match(text) is not None,
+        "integer": not isinstance(value, bool | float) and INTEGER.fullmatch(text) is not None,
+        "number": not isinstance(value, bool) and NUMBER.fullmatch(text) is not None,
         "boolean": text in ("true", "false"),
     }.get(kind, True)
     if table.columns[column].pg_type == "uuid":
-        valid = isinstance(value, str) and UUID.match(value) is not None
+        valid = isinstance(value, str) and UUID.fullmatch(value) is not None
     if not valid:
         raise Refusal(
             f"the filter value for {column!r} is not a valid {table.columns[column].pg_type}",
