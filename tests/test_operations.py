@@ -508,3 +508,23 @@ async def test_rejected_value_is_not_echoed_into_the_audit(tool_context, heho_us
     )
     assert (result.outcome, result.error_code) == ("failed", "invalid_value")
     assert all("secret" not in (e.detail or "") for e in audit_events(heho_user.id))
+
+
+async def test_no_audit_log_means_nothing_is_done(tool_context, supabase_stack):
+    from sqlalchemy import text
+
+    from heho_app.db import get_engine
+
+    ctx = await tool_context([{"table": "customers", "insert": True}])
+    before = snapshot(supabase_stack)
+    with get_engine().begin() as conn:
+        conn.execute(text("alter table audit_events rename to audit_events_away"))
+    try:
+        result = await run_tool(
+            ctx, "insert_rows", {"table": "customers", "rows": [{"name": "Unaudited"}]}
+        )
+    finally:
+        with get_engine().begin() as conn:
+            conn.execute(text("alter table audit_events_away rename to audit_events"))
+    assert (result.outcome, result.error_code) == ("failed", "audit_unavailable")
+    assert snapshot(supabase_stack) == before
