@@ -14,9 +14,12 @@ from pathlib import Path
 
 import pytest
 
+from heho_app import db, settings
+from heho_app.db import session_scope
 from heho_app.devtools.supabase_stack import LocalSupabase
 from heho_app.models import Chatbot, User
-from heho_app.services.operations import ToolContext
+from heho_app.services.operations import ToolContext, open_tool_context
+from heho_app.services.permissions import load_policy, save_grants
 
 
 @pytest.fixture(scope="session")
@@ -40,8 +43,6 @@ def supabase_stack(local_supabase: LocalSupabase) -> LocalSupabase:
 @pytest.fixture(scope="session")
 def heho_db(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """A migrated SQLite file as HeHo's own database (REFLEX_DB_URL) for this run."""
-    from heho_app import db, settings
-
     path: Path = tmp_path_factory.mktemp("heho-db") / "heho.db"
     url = f"sqlite:///{path}"
     previous = os.environ.get("REFLEX_DB_URL")
@@ -64,8 +65,6 @@ def heho_db(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 @pytest.fixture
 def heho_user(heho_db: str) -> User:
     """A fresh HeHo user (so a fresh audit chain) for one test."""
-    from heho_app.db import session_scope
-
     with session_scope() as session:
         user = User(email=f"{uuid.uuid4().hex}@example.com", password_hash="x")
         session.add(user)
@@ -77,8 +76,6 @@ def heho_user(heho_db: str) -> User:
 @pytest.fixture
 def make_chatbot(heho_user: User) -> Callable[..., Chatbot]:
     """Create a chatbot of `heho_user` with the given settings and table grants."""
-    from heho_app.db import session_scope
-    from heho_app.services.permissions import save_grants
 
     def make(grants: list[dict] | None = None, **settings: object) -> Chatbot:
         with session_scope() as session:
@@ -97,10 +94,6 @@ async def tool_context(
     supabase_stack: LocalSupabase, heho_user: User, make_chatbot: Callable[..., Chatbot]
 ) -> AsyncIterator[Callable[..., Awaitable[ToolContext]]]:
     """`await tool_context(grants, key=..., **chatbot settings)`: a gate for one chatbot."""
-    from heho_app.db import session_scope
-    from heho_app.services.operations import open_tool_context
-    from heho_app.services.permissions import load_policy
-
     opened: list[ToolContext] = []
 
     async def make(

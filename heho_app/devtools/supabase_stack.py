@@ -144,6 +144,16 @@ def _as_postgres(command: list[str]) -> list[str]:
     return command
 
 
+def _run(command: list[str], what: str, log: Path | None = None) -> None:
+    """Run a setup command; on failure say what failed and show the end of its output."""
+    done = subprocess.run(command, capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        output = done.stderr or done.stdout
+        if log is not None and log.exists():
+            output += log.read_text(errors="replace")
+        raise StackError(f"{what} failed to start:\n{output[-2000:]}")
+
+
 def _wait_until(check, timeout: float, what: str) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -232,26 +242,28 @@ class LocalSupabase:
         if os.geteuid() == 0:
             shutil.chown(self.workdir, "postgres", "postgres")
         self.pg_port = free_port()
-        subprocess.run(
+        _run(
             _as_postgres(
                 [_pg_bin("initdb"), "-D", str(data), "-A", "trust", "-U", "postgres",
                  "-E", "UTF8", "--no-sync", "--no-instructions"]
             ),
-            check=True, capture_output=True,
+            "initdb",
         )  # fmt: skip
         options = (
             f"-p {self.pg_port} -c listen_addresses=127.0.0.1 "
             f"-c unix_socket_directories={self.workdir} -c fsync=off "
             "-c synchronous_commit=off -c full_page_writes=off"
         )
-        subprocess.run(
+        self._pg_started = True  # from here on, stop() must stop it even if start fails
+        log = self.workdir / "postgres.log"
+        _run(
             _as_postgres(
-                [_pg_bin("pg_ctl"), "start", "-D", str(data), "-w", "-s",
-                 "-l", str(self.workdir / "postgres.log"), "-o", options]
+                [_pg_bin("pg_ctl"), "start", "-D", str(data), "-w", "-s", "-l", str(log),
+                 "-o", options]
             ),
-            check=True, capture_output=True,
+            "PostgreSQL",
+            log,
         )  # fmt: skip
-        self._pg_started = True
 
     def _load_schema(self) -> None:
         with psycopg.connect(self.dsn, autocommit=True) as conn:
