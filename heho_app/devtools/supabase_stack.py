@@ -154,13 +154,14 @@ def _run(command: list[str], what: str, log: Path | None = None) -> None:
         raise StackError(f"{what} failed to start:\n{output[-2000:]}")
 
 
-def _wait_until(check, timeout: float, what: str) -> None:
+def _wait_until(check, timeout: float, what: str, log: Path | None = None) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if check():
             return
         time.sleep(0.02)
-    raise StackError(f"{what} did not become ready within {timeout:.0f} s")
+    tail = log.read_text(errors="replace")[-2000:] if log is not None and log.exists() else ""
+    raise StackError(f"{what} did not become ready within {timeout:.0f} s\n{tail}".rstrip())
 
 
 def _http_ok(url: str) -> bool:
@@ -300,7 +301,12 @@ class LocalSupabase:
             stdout=log, stderr=log, stdin=subprocess.DEVNULL, start_new_session=True,
         )  # fmt: skip
         log.close()
-        _wait_until(lambda: _http_ok(f"http://127.0.0.1:{self.admin_port}/ready"), 20, "PostgREST")
+        _wait_until(
+            lambda: _http_ok(f"http://127.0.0.1:{self.admin_port}/ready"),
+            20,
+            "PostgREST",
+            self.workdir / "postgrest.log",
+        )
 
     @property
     def postgrest_running(self) -> bool:
@@ -348,7 +354,7 @@ http {{
             stdout=log, stderr=log, stdin=subprocess.DEVNULL, start_new_session=True,
         )  # fmt: skip
         log.close()
-        _wait_until(lambda: _http_ok(f"{self.url}/rest/v1/"), 10, "nginx")
+        _wait_until(lambda: _http_ok(f"{self.url}/rest/v1/"), 10, "nginx", root / "error.log")
 
     def execute(self, sql: str, params: tuple | None = None) -> list[tuple]:
         """Run SQL as the superuser; returns rows when the statement has any."""
