@@ -7,6 +7,8 @@ from sqlmodel import Session
 
 from heho_app.db import get_engine, run_migrations
 from heho_app.devtools import fake_openrouter
+from heho_app.devtools.supabase_stack import add_dev_supabase_parser
+from heho_app.services.audit import add_audit_parser
 from heho_app.services.credentials import get_keyring, rotate_credentials
 from heho_app.services.crypto import CryptoError, generate_key_spec
 
@@ -66,6 +68,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     fake_openrouter.add_arguments(dev_llm)
     dev_llm.set_defaults(handler=fake_openrouter.run_dev_llm)
+    add_dev_supabase_parser(commands)
+    add_audit_parser(commands)
 
     return parser
 
