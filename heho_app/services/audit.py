@@ -106,12 +106,12 @@ _SELECTED = ", ".join(
 )
 _BIND_TYPES = [bindparam(name, type_=_TABLE.c[name].type) for name in _INSERT_COLUMNS]
 _APPEND_AFTER = text(
-    f"INSERT INTO audit_events ({', '.join(_INSERT_COLUMNS)}) SELECT {_SELECTED} "  # noqa: S608 fixed column names; nosec B608
+    f"INSERT INTO audit_events ({', '.join(_INSERT_COLUMNS)}) SELECT {_SELECTED} "  # noqa: S608 - fixed names  # nosec B608
     "WHERE EXISTS (SELECT 1 FROM audit_events WHERE user_id = :user_id "
     "AND seq = :head_seq AND row_hash = :prev_hash) RETURNING id"
 ).bindparams(*_BIND_TYPES)
 _APPEND_FIRST = text(
-    f"INSERT INTO audit_events ({', '.join(_INSERT_COLUMNS)}) SELECT {_SELECTED} "  # noqa: S608 fixed column names; nosec B608
+    f"INSERT INTO audit_events ({', '.join(_INSERT_COLUMNS)}) SELECT {_SELECTED} "  # noqa: S608 - fixed names  # nosec B608
     "WHERE NOT EXISTS (SELECT 1 FROM audit_events WHERE user_id = :user_id) RETURNING id"
 ).bindparams(*_BIND_TYPES)
 _HEAD = (

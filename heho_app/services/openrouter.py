@@ -373,7 +373,7 @@ class RetryPolicy:
         if error.retry_after is not None:
             return None if error.retry_after > self.max_retry_after else error.retry_after
         backoff = min(self.max_delay, self.base_delay * 2 ** (attempt - 1))
-        return backoff * (1 - self.jitter * random.random())  # noqa: S311 jitter, not crypto; nosec B311
+        return backoff * (1 - self.jitter * random.random())  # noqa: S311 - jitter  # nosec B311
 
 
 @dataclass(frozen=True)
