@@ -23,4 +23,4 @@ os.environ.update(
 os.environ.pop("REFLEX_REDIS_URL", None)
 os.environ.pop("HEHO_SMTP_URL", None)
 
-pytest_plugins = ["tests.fixtures.database", "tests.fixtures.app_server"]
+pytest_plugins = ["tests.fixtures.database", "tests.fixtures.app_server", "tests.fixtures.mail"]
