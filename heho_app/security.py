@@ -33,6 +33,8 @@ SESSION_COOKIE = "heho_session"
 CSRF_COOKIE = "heho_csrf"
 CSRF_HEADER = "X-CSRF-Token"
 CSRF_FIELD = "csrf_token"
+# Where login leads when the login page was not given a `next` page.
+DEFAULT_AFTER_LOGIN = "/account"
 
 # bcrypt with 12 rounds; a stored hash with fewer rounds (or another scheme listed
 # as deprecated later) is reported by `verify_password` so that it is re-hashed.
@@ -260,3 +262,18 @@ def read_cookie(cookie_header: str, name: str) -> str | None:
         if key == name and value:
             return value.strip('"')
     return None
+
+
+# --- redirects -------------------------------------------------------------------
+
+
+def safe_next(value: Any, default: str = DEFAULT_AFTER_LOGIN) -> str:
+    """A same-site path to go to after login; anything else becomes `default`."""
+    if not isinstance(value, str) or not value.startswith("/") or len(value) > 500:
+        return default
+    if value.startswith(("//", "/\\")) or any(ch in value for ch in "\\\r\n\t"):
+        return default
+    parts = urlsplit(value)
+    if parts.scheme or parts.netloc:
+        return default
+    return value
