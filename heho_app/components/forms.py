@@ -85,12 +85,6 @@ def notice(message: rx.Var[str], color: str = "grass", icon: str = "info") -> rx
 
 
 def submit_button(label: str, loading: rx.Var[bool], **props) -> rx.Component:
-    return rx.button(
-        label,
-        type="submit",
-        size="3",
-        width="100%",
-        loading=loading,
-        disabled=loading,
-        **props,
-    )
+    props.setdefault("width", "100%")
+    props.setdefault("size", "3")
+    return rx.button(label, type="submit", loading=loading, disabled=loading, **props)
