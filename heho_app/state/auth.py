@@ -64,7 +64,8 @@ def current_user_id(state: rx.State) -> int | None:
 
 def current_path(state: rx.State) -> str:
     url = state.router.url
-    return url.path + (f"?{url.query}" if url.query else "")
+    path = url.path.rstrip("/") or "/"  # the static server adds a trailing slash
+    return path + (f"?{url.query}" if url.query else "")
 
 
 def login_redirect(state: rx.State) -> rx.event.EventSpec:
