@@ -6,7 +6,7 @@ from datetime import timedelta
 
 import pytest
 from playwright.sync_api import Page, expect
-from sqlmodel import Session
+from sqlmodel import Session, select
 
 from heho_app.models import UserSession
 from heho_app.security import SESSION_COOKIE
@@ -169,7 +169,7 @@ def test_idle_session_is_ended(running_app, page):
 
     # Nobody used the session for longer than the idle timeout (30 minutes).
     with Session(app_engine(running_app.db_url)) as session:
-        for row in session.query(UserSession).filter(UserSession.user_id == user_id):
+        for row in session.exec(select(UserSession).where(UserSession.user_id == user_id)):
             row.last_seen_at = row.last_seen_at - timedelta(minutes=31)
             session.add(row)
         session.commit()

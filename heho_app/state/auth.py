@@ -29,10 +29,12 @@ from heho_app.services import accounts
 from heho_app.services.accounts import SignedIn
 
 # The backend's origin: the page's own in production (one port); the backend port
-# in `reflex run` development mode. `getBackendURL` and `env` belong to Reflex's
-# frontend; scripts run through rx.call_script can reach them.
+# in `reflex run` development mode. `getBackendURL` belongs to Reflex's frontend
+# (state.js); scripts run through rx.call_script are evaluated in its scope, and
+# the production bundle keeps the name. Without an argument it resolves the ping
+# endpoint, whose origin is the backend's.
 BACKEND_ORIGIN_JS = (
-    "(() => { try { return getBackendURL(env.PING).origin; } "
+    "(() => { try { return getBackendURL().origin; } "
     "catch (e) { return window.location.origin; } })()"
 )
 
