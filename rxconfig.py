@@ -14,6 +14,7 @@ config = rx.Config(
     # The /_event websocket (and the CORS headers of every HTTP route) accept only
     # the app's own origin: another site cannot drive a signed-in user's session.
     cors_allowed_origins=[origin_of(settings.public_url)],
+    trusted_proxy_hops=settings.trusted_proxy_hops,
     telemetry_enabled=False,
     show_built_with_reflex=False,
     plugins=[

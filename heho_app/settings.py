@@ -62,6 +62,8 @@ class Settings(BaseSettings):
     idle_timeout_minutes: int = Field(default=30, ge=1, alias="HEHO_IDLE_TIMEOUT_MINUTES")
     session_days: int = Field(default=7, ge=1, alias="HEHO_SESSION_DAYS")
     api_rate_limit_per_minute: int = Field(default=60, ge=1, alias="HEHO_API_RATE_LIMIT")
+    # Reverse proxies in front of HeHo that append to X-Forwarded-For; 0 trusts none.
+    trusted_proxy_hops: int = Field(default=0, ge=0, alias="HEHO_TRUSTED_PROXY_HOPS")
     # Rate limits of the account endpoints, in the `limits` package's notation
     # ("5/minute", "10 per hour"); one for each account (email) and one for each
     # client address.

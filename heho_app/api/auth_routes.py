@@ -43,7 +43,16 @@ def error(status: int, code: str, message: str, field: str | None = None, **extr
 
 
 def client_address(request: Request) -> str:
-    return request.client.host if request.client else ""
+    """The client's address; behind HEHO_TRUSTED_PROXY_HOPS proxies, the one they saw."""
+    address = request.client.host if request.client else ""
+    hops = get_settings().trusted_proxy_hops
+    if hops:
+        forwarded = [
+            ip.strip() for ip in request.headers.get("x-forwarded-for", "").split(",") if ip.strip()
+        ]
+        if len(forwarded) >= hops:
+            address = forwarded[-hops]
+    return address
 
 
 def _cookie_kwargs() -> dict[str, Any]:
