@@ -2,6 +2,7 @@
 
 import reflex as rx
 
+from heho_app.security import origin_of
 from heho_app.settings import get_settings
 
 settings = get_settings()
@@ -10,6 +11,10 @@ config = rx.Config(
     app_name="heho_app",
     db_url=settings.db_url,
     redis_url=settings.redis_url,
+    # The /_event websocket (and the CORS headers of every HTTP route) accept only
+    # the app's own origin: another site cannot drive a signed-in user's session.
+    cors_allowed_origins=[origin_of(settings.public_url)],
+    trusted_proxy_hops=settings.trusted_proxy_hops,
     telemetry_enabled=False,
     show_built_with_reflex=False,
     plugins=[

@@ -62,6 +62,19 @@ class Settings(BaseSettings):
     idle_timeout_minutes: int = Field(default=30, ge=1, alias="HEHO_IDLE_TIMEOUT_MINUTES")
     session_days: int = Field(default=7, ge=1, alias="HEHO_SESSION_DAYS")
     api_rate_limit_per_minute: int = Field(default=60, ge=1, alias="HEHO_API_RATE_LIMIT")
+    # Reverse proxies in front of HeHo that append to X-Forwarded-For; 0 trusts none.
+    trusted_proxy_hops: int = Field(default=0, ge=0, alias="HEHO_TRUSTED_PROXY_HOPS")
+    # Rate limits of the account endpoints, in the `limits` package's notation
+    # ("5/minute", "10 per hour"); one for each account (email) and one for each
+    # client address.
+    login_limit_account: str = Field(default="10/15 minutes", alias="HEHO_LOGIN_LIMIT_ACCOUNT")
+    login_limit_address: str = Field(default="30/15 minutes", alias="HEHO_LOGIN_LIMIT_ADDRESS")
+    signup_limit_account: str = Field(default="3/hour", alias="HEHO_SIGNUP_LIMIT_ACCOUNT")
+    signup_limit_address: str = Field(default="10/hour", alias="HEHO_SIGNUP_LIMIT_ADDRESS")
+    resend_limit_account: str = Field(default="3/hour", alias="HEHO_RESEND_LIMIT_ACCOUNT")
+    resend_limit_address: str = Field(default="10/hour", alias="HEHO_RESEND_LIMIT_ADDRESS")
+    reset_limit_account: str = Field(default="3/hour", alias="HEHO_RESET_LIMIT_ACCOUNT")
+    reset_limit_address: str = Field(default="10/hour", alias="HEHO_RESET_LIMIT_ADDRESS")
     dev_secrets_file: Path = Field(default=DEV_SECRETS_FILE, alias="HEHO_DEV_SECRETS_FILE")
 
     @model_validator(mode="after")

@@ -41,4 +41,5 @@ pytest_plugins = [
     "tests.fixtures.app_server",
     "tests.fixtures.supabase",
     "tests.fixtures.chat",
+    "tests.fixtures.mail",
 ]

@@ -2,6 +2,8 @@
 
 from fastapi import APIRouter, FastAPI
 
+from heho_app.api.auth_routes import router as auth_router
+
 API_PREFIX = "/api/v1"
 
 router = APIRouter(prefix=API_PREFIX)
@@ -22,4 +24,5 @@ def create_api() -> FastAPI:
         redoc_url=None,
     )
     api.include_router(router)
+    api.include_router(auth_router)
     return api

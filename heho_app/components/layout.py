@@ -61,10 +61,27 @@ def page_body(*children: rx.Component, **props) -> rx.Component:
     )
 
 
+def logout_button() -> rx.Component:
+    from heho_app.state.auth import AuthState
+
+    return rx.hstack(
+        rx.text(AuthState.email, size="2", color=rx.color("gray", 10)),
+        rx.button(
+            rx.icon("log-out", size=16),
+            "Log out",
+            variant="soft",
+            size="2",
+            on_click=AuthState.logout,
+        ),
+        spacing="3",
+        align="center",
+    )
+
+
 def app_shell(*children: rx.Component) -> rx.Component:
-    """The frame of the signed-in pages."""
+    """The frame of the signed-in pages (protect them with AuthState.require_login)."""
     return rx.box(
-        navbar(*(nav_link(label, href) for label, href in NAV_LINKS)),
+        navbar(*(nav_link(label, href) for label, href in NAV_LINKS), logout_button()),
         page_body(*children),
         min_height="100vh",
         background=rx.color("gray", 2),
