@@ -5,12 +5,14 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from heho_app.settings import get_settings
 
-# Reflex's build inlines its bootstrap script and emotion injects styles at run time,
-# so both need 'unsafe-inline'; everything else is limited to the app's own origin.
+# Reflex's build inlines its bootstrap script, runs `rx.call_script` through eval, and
+# emotion injects styles at run time: hence 'unsafe-inline' and 'unsafe-eval'. Every
+# source is still limited to the app's own origin, and no page renders HTML written
+# by a user or a model.
 CONTENT_SECURITY_POLICY = "; ".join(
     (
         "default-src 'self'",
-        "script-src 'self' 'unsafe-inline'",
+        "script-src 'self' 'unsafe-inline' 'unsafe-eval'",
         "style-src 'self' 'unsafe-inline'",
         "img-src 'self' data: blob:",
         "font-src 'self' data:",
