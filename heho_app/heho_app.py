@@ -5,7 +5,7 @@ import reflex as rx
 from heho_app.api.app import create_api
 from heho_app.api.headers import security_headers
 from heho_app.db import run_migrations
-from heho_app.pages import account, auth
+from heho_app.pages import account, auth, chat
 from heho_app.pages.landing import landing
 from heho_app.settings import get_settings
 from heho_app.state.account import (
@@ -18,6 +18,7 @@ from heho_app.state.account import (
     VerifyState,
 )
 from heho_app.state.auth import AuthState
+from heho_app.state.chat import ChatState
 
 settings = get_settings()
 
@@ -54,4 +55,11 @@ app.add_page(
     route="/account",
     title="Account — HeHo",
     on_load=[AuthState.require_login, AccountState.load],
+)
+
+app.add_page(
+    chat.chat_page,
+    route="/chat/[chatbot_id]",
+    title="Chat — HeHo",
+    on_load=[AuthState.require_login, ChatState.load],
 )
