@@ -398,7 +398,7 @@ class ChatState(rx.State):
                                     "table": event.arguments.get("table", ""),
                                     "outcome": "pending",
                                     "count": None,
-                                    "reason": "waiting for your approval below",
+                                    "reason": "",
                                 }
                             )
                         )
