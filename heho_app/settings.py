@@ -62,6 +62,7 @@ class Settings(BaseSettings):
     idle_timeout_minutes: int = Field(default=30, ge=1, alias="HEHO_IDLE_TIMEOUT_MINUTES")
     session_days: int = Field(default=7, ge=1, alias="HEHO_SESSION_DAYS")
     api_rate_limit_per_minute: int = Field(default=60, ge=1, alias="HEHO_API_RATE_LIMIT")
+    api_max_body_bytes: int = Field(default=1_048_576, ge=1024, alias="HEHO_API_MAX_BODY_BYTES")
     dev_secrets_file: Path = Field(default=DEV_SECRETS_FILE, alias="HEHO_DEV_SECRETS_FILE")
 
     @model_validator(mode="after")
