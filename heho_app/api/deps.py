@@ -1,12 +1,16 @@
-"""FastAPI dependencies: the caller's key and user, and a database session.
+"""FastAPI dependencies: the caller's key and user.
 
 The guard middleware has already verified the bearer key and counted it against
 the rate limit; `get_current_key` hands that result to a route and declares the
 bearer security scheme in the OpenAPI spec. A new route needs nothing more than
 a `CurrentKey` or `CurrentUser` parameter (e.g. the chat endpoints).
+
+There is deliberately no session dependency: a session opened in a dependency
+holds its connection while the request waits for a worker thread for the route,
+and under a burst every thread ends up waiting for a connection that such a
+request holds. Routes open `heho_app.db.session_scope()` inside their own body.
 """
 
-from collections.abc import Iterator
 from typing import Annotated
 
 from fastapi import Depends, Request
@@ -51,17 +55,9 @@ async def get_current_key(
 CurrentKey = Annotated[VerifiedKey, Depends(get_current_key)]
 
 
-def get_session() -> Iterator[Session]:
-    """A session for one request; routes commit what they change."""
+def get_current_user(key: CurrentKey) -> User:
     with Session(get_engine(), expire_on_commit=False) as session:
-        yield session
-
-
-SessionDep = Annotated[Session, Depends(get_session)]
-
-
-def get_current_user(key: CurrentKey, session: SessionDep) -> User:
-    user = session.get(User, key.user_id)
+        user = session.get(User, key.user_id)
     if user is None:
         raise _unauthorized()
     return user
