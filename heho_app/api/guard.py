@@ -8,7 +8,7 @@ In order, for each HTTP request under /api/v1:
    JSON when there is one (415);
 4. the route, with `X-RateLimit-*` headers added to its response;
 5. any unhandled exception: a logged 500 with a generic body;
-6. one access-log record, whatever happened.
+6. one access-log record and one log line (key prefix only), whatever happened.
 
 Authenticating here rather than per route makes every new route private by
 default; routes read the verified key through `deps.get_current_key`.
@@ -124,23 +124,34 @@ class ApiGuard:
         try:
             await self._handle(scope, receive, send_with_headers, context)
         except Exception:
-            logger.exception("unhandled error in %s %s", scope["method"], path)
+            logger.exception(
+                "unhandled error in %s %s",
+                scope["method"],
+                loggable_path(path, scope.get("query_string", b"")),
+            )
             if not context.response_started:
                 await error_response(path, 500, INTERNAL_MESSAGE)(scope, receive, send_with_headers)
         finally:
             key = context.key
-            self.access_log.record(
-                AccessRecord(
-                    created_at=utcnow(),
-                    method=scope["method"],
-                    path=loggable_path(path, scope.get("query_string", b"")),
-                    status=context.status,
-                    duration_ms=round((time.perf_counter() - started) * 1000, 3),
-                    client_address=(scope.get("client") or ("", 0))[0] or "",
-                    user_id=key.user_id if key else None,
-                    key_id=key.id if key else None,
-                    key_prefix=key.prefix if key else None,
-                )
+            record = AccessRecord(
+                created_at=utcnow(),
+                method=scope["method"],
+                path=loggable_path(path, scope.get("query_string", b"")),
+                status=context.status,
+                duration_ms=round((time.perf_counter() - started) * 1000, 3),
+                client_address=(scope.get("client") or ("", 0))[0] or "",
+                user_id=key.user_id if key else None,
+                key_id=key.id if key else None,
+                key_prefix=key.prefix if key else None,
+            )
+            self.access_log.record(record)
+            logger.info(
+                "%s %s %d %.1fms key=%s",
+                record.method,
+                record.path,
+                record.status,
+                record.duration_ms,
+                record.key_prefix or "-",
             )
 
     async def _handle(
