@@ -5,6 +5,7 @@ HeHo: no key hashes, no ciphertexts, no third-party keys.
 """
 
 import json
+import re
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
@@ -12,6 +13,7 @@ from pydantic import (
     AfterValidator,
     AwareDatetime,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
 )
@@ -54,7 +56,9 @@ def _drop_null_defaults(schema: dict[str, Any]) -> None:
 
 
 class RequestModel(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    """A JSON body: unknown fields are errors, and so are `0` for false or `"1"` for 1."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
 
 
 # --- errors -------------------------------------------------------------------
@@ -171,7 +175,7 @@ class ChatbotCreate(RequestModel):
 class ChatbotUpdate(RequestModel):
     """Only the fields sent change; `grants`, when sent, replaces every grant."""
 
-    model_config = ConfigDict(extra="forbid", json_schema_extra=_drop_null_defaults)
+    model_config = ConfigDict(extra="forbid", strict=True, json_schema_extra=_drop_null_defaults)
 
     name: Name = None  # type: ignore[assignment]
     goal: Goal = None  # type: ignore[assignment]
@@ -230,6 +234,16 @@ class ChatbotList(BaseModel):
 # --- audit --------------------------------------------------------------------
 
 
+ISO_DATETIME = re.compile(r"^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}")
+
+
+def _iso_only(value: object) -> object:
+    """A date-time as the spec says (ISO 8601), not a Unix timestamp that happens to parse."""
+    if isinstance(value, str) and not ISO_DATETIME.match(value):
+        raise ValueError("must be an ISO 8601 date-time with a time zone")
+    return value
+
+
 def _utc(value: datetime) -> datetime:
     try:
         return value.astimezone(UTC)
@@ -237,10 +251,14 @@ def _utc(value: datetime) -> datetime:
         raise ValueError("is out of range") from None
 
 
-UtcDatetime = Annotated[AwareDatetime, AfterValidator(_utc)]
+UtcDatetime = Annotated[AwareDatetime, BeforeValidator(_iso_only), AfterValidator(_utc)]
 
 
-class AuditQuery(RequestModel):
+class AuditQuery(BaseModel):
+    """Query parameters arrive as text, so they are converted; unknown ones are errors."""
+
+    model_config = ConfigDict(extra="forbid")
+
     chatbot_id: Annotated[str | None, Field(max_length=32)] = None
     table: Annotated[str | None, Field(max_length=200)] = None
     outcome: Outcome | None = None

@@ -14,6 +14,8 @@ from heho_app.api.ratelimit import RateLimiter
 from heho_app.models import User
 from heho_app.services.api_keys import NewApiKey, create_api_key
 
+pytest_plugins = ["tests.api.e2e_helpers"]
+
 CLIENT_ADDRESS = "203.0.113.7"
 _emails = itertools.count()
 
