@@ -71,6 +71,10 @@ PRIVATE_RESPONSES: dict[int | str, dict[str, Any]] = {
         "The key's rate limit is reached.",
         {"Retry-After": _header("Seconds to wait before trying again."), **RATE_HEADERS},
     ),
+    503: _error(
+        "The rate limiter's store (Redis) cannot be reached.",
+        {"Retry-After": _header("Seconds to wait before trying again.")},
+    ),
 }
 
 

@@ -177,7 +177,17 @@ class ApiGuard:
                 )(scope, receive, send)
                 return
             context.key = key
-            context.rate_limit = await self.limiter.hit(key)
+            try:
+                context.rate_limit = await self.limiter.hit(key)
+            except Exception:  # e.g. Redis is down: refuse rather than serve unlimited
+                logger.exception("the rate limiter is unavailable")
+                await error_response(
+                    path,
+                    503,
+                    "The service is briefly unavailable; try again shortly.",
+                    headers={"Retry-After": "5"},
+                )(scope, receive, send)
+                return
             context.extra_headers.update(context.rate_limit.headers())
             if not context.rate_limit.allowed:
                 await error_response(

@@ -304,3 +304,107 @@ class AuditPage(BaseModel):
     limit: int
     offset: int
     has_more: bool
+
+
+# --- chat (the routes come with the chat agent) ---------------------------------
+# `POST /api/v1/chat` speaks HeHo's own shape; `POST /api/v1/chat/completions`
+# speaks OpenAI's (model = chatbot id), so that any OpenAI SDK can call a chatbot.
+# The chatbot runs its own tools: clients send no tools and get no tool calls.
+
+
+class ChatMessage(RequestModel):
+    role: Literal["user", "assistant"]
+    content: text(min_length=1, max_length=100_000)  # type: ignore[valid-type]
+
+
+class ChatRequest(RequestModel):
+    chatbot_id: Annotated[str, Field(min_length=1, max_length=32)]
+    messages: Annotated[list[ChatMessage], Field(min_length=1, max_length=100)]
+    history: Annotated[list[ChatMessage], Field(max_length=500)] = []
+    stream: bool = Field(default=False, description="true: answer as server-sent events.")
+
+
+class ChatUsage(BaseModel):
+    prompt_tokens: int
+    completion_tokens: int
+    total_tokens: int
+
+
+class ChatReply(BaseModel):
+    chatbot_id: str
+    message: ChatMessage
+    usage: ChatUsage | None = None
+
+
+class OpenAITextPart(RequestModel):
+    type: Literal["text"]
+    text: text(max_length=100_000)  # type: ignore[valid-type]
+
+
+class OpenAIMessage(RequestModel):
+    role: Literal["system", "developer", "user", "assistant"]
+    content: text(max_length=100_000) | list[OpenAITextPart] | None = None  # type: ignore[valid-type]
+    name: Annotated[str, Field(max_length=64)] | None = None
+
+
+class OpenAIStreamOptions(RequestModel):
+    include_usage: bool = False
+
+
+class ChatCompletionRequest(RequestModel):
+    """The part of OpenAI's chat completion request that a HeHo chatbot honours."""
+
+    model: Annotated[str, Field(min_length=1, max_length=32, description="The chatbot's id.")]
+    messages: Annotated[list[OpenAIMessage], Field(min_length=1, max_length=500)]
+    stream: bool = False
+    stream_options: OpenAIStreamOptions | None = None
+    temperature: Annotated[float, Field(ge=0, le=2, allow_inf_nan=False)] | None = None
+    top_p: Annotated[float, Field(ge=0, le=1, allow_inf_nan=False)] | None = None
+    max_tokens: Annotated[int, Field(ge=1)] | None = None
+    max_completion_tokens: Annotated[int, Field(ge=1)] | None = None
+    stop: str | Annotated[list[str], Field(max_length=4)] | None = None
+    n: Literal[1] | None = None
+    seed: int | None = None
+    user: Annotated[str, Field(max_length=256)] | None = None
+
+
+class CompletionMessage(BaseModel):
+    role: Literal["assistant"] = "assistant"
+    content: str | None
+
+
+class CompletionChoice(BaseModel):
+    index: int = 0
+    message: CompletionMessage
+    finish_reason: Literal["stop", "length", "content_filter"] | None
+
+
+class ChatCompletion(BaseModel):
+    id: str
+    object: Literal["chat.completion"] = "chat.completion"
+    created: int
+    model: str
+    choices: list[CompletionChoice]
+    usage: ChatUsage | None = None
+
+
+class CompletionDelta(BaseModel):
+    role: Literal["assistant"] | None = None
+    content: str | None = None
+
+
+class CompletionChunkChoice(BaseModel):
+    index: int = 0
+    delta: CompletionDelta
+    finish_reason: Literal["stop", "length", "content_filter"] | None = None
+
+
+class ChatCompletionChunk(BaseModel):
+    """One `data:` event of a streamed completion; the last may carry only `usage`."""
+
+    id: str
+    object: Literal["chat.completion.chunk"] = "chat.completion.chunk"
+    created: int
+    model: str
+    choices: list[CompletionChunkChoice]
+    usage: ChatUsage | None = None

@@ -6,15 +6,15 @@ from collections.abc import AsyncIterator, Callable, Iterator
 import httpx
 import pytest
 from fastapi import FastAPI
+from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
 from heho_app.api.access_log import AccessLogWriter
 from heho_app.api.app import create_api
 from heho_app.api.ratelimit import RateLimiter
+from heho_app.db import make_engine
 from heho_app.models import User
 from heho_app.services.api_keys import NewApiKey, create_api_key
-
-pytest_plugins = ["tests.api.e2e_helpers"]
 
 CLIENT_ADDRESS = "203.0.113.7"
 _emails = itertools.count()
@@ -88,3 +88,11 @@ def user(make_user) -> User:
 @pytest.fixture
 def key(make_key, user) -> NewApiKey:
     return make_key(user)
+
+
+@pytest.fixture(scope="session")
+def app_db(running_app) -> Iterator[Engine]:
+    """The running app's own database (end-to-end tests put users and keys there)."""
+    engine = make_engine(running_app.db_url)
+    yield engine
+    engine.dispose()

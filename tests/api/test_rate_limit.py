@@ -49,6 +49,28 @@ async def test_refused_keys_do_not_spend_anyones_budget(client, make_key, user):
     assert (await client.post("/api/v1/verify-user", headers=bearer(key))).status_code == 200
 
 
+async def test_an_unreachable_redis_refuses_with_503_not_unlimited(make_key, user, access_log):
+    import httpx
+
+    from heho_app.api.app import create_api
+
+    port = _free_port()  # nothing listens there
+    api = create_api(limiter=RateLimiter(f"redis://127.0.0.1:{port}/0"), access_log=access_log)
+    key = make_key(user)
+    transport = httpx.ASGITransport(app=api)
+    async with httpx.AsyncClient(transport=transport, base_url="http://heho.test") as client:
+        response = await client.post("/api/v1/verify-user", headers=bearer(key))
+    assert response.status_code == 503
+    assert response.json()["error"]["code"] == "unavailable"
+    assert response.headers["retry-after"] == "5"
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
 @pytest.fixture(scope="module")
 def redis_url():
     """A throwaway redis-server on a free port (skipped when missing, except under CI)."""
@@ -57,9 +79,7 @@ def redis_url():
         if os.environ.get("CI"):
             pytest.fail("redis-server is missing: run the README's test command")
         pytest.skip("redis-server is missing")
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+    port = _free_port()
     process = subprocess.Popen(
         [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
         stdout=subprocess.DEVNULL,
