@@ -16,9 +16,9 @@ default; routes read the verified key through `deps.get_current_key`.
 
 import logging
 import time
-from collections.abc import Callable, Collection
+from collections.abc import Collection
 from dataclasses import dataclass, field
-from urllib.parse import parse_qsl
+from urllib.parse import parse_qsl, unquote
 
 from sqlmodel import Session
 from starlette.concurrency import run_in_threadpool
@@ -55,7 +55,10 @@ class RequestContext:
 
 
 def _key_in_query(query_string: bytes) -> bool:
-    for name, value in parse_qsl(query_string.decode("latin-1"), keep_blank_values=True):
+    query = query_string.decode("latin-1")
+    if KEY_LIKE.search(unquote(query)):
+        return True
+    for name, value in parse_qsl(query, keep_blank_values=True):
         if name.lower() in CREDENTIAL_PARAMS or KEY_LIKE.search(name) or KEY_LIKE.search(value):
             return True
     return False
@@ -92,14 +95,12 @@ class ApiGuard:
         access_log: AccessLogWriter,
         max_body_bytes: int,
         public_paths: Collection[str],
-        verify: Callable[[str], VerifiedKey | None] = _verify_in_db,
     ) -> None:
         self.app = app
         self.limiter = limiter
         self.access_log = access_log
         self.max_body_bytes = max_body_bytes
         self.public_paths = frozenset(public_paths)
-        self.verify = verify
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         path: str = scope.get("path", "")
@@ -170,7 +171,7 @@ class ApiGuard:
             return
         if path not in self.public_paths:
             token = _bearer_token(headers)
-            key = await run_in_threadpool(self.verify, token) if token else None
+            key = await run_in_threadpool(_verify_in_db, token) if token else None
             if key is None:
                 await error_response(
                     path, 401, INVALID_KEY_MESSAGE, headers={"WWW-Authenticate": "Bearer"}

@@ -13,7 +13,7 @@ from heho_app.api.access_log import AccessLogWriter
 from heho_app.api.app import create_api
 from heho_app.api.ratelimit import RateLimiter
 from heho_app.db import make_engine
-from heho_app.models import User
+from heho_app.models import User, utcnow
 from heho_app.services.api_keys import NewApiKey, create_api_key
 
 CLIENT_ADDRESS = "203.0.113.7"
@@ -24,8 +24,6 @@ MakeKey = Callable[..., NewApiKey]
 
 
 def add_user(session: Session, *, verified: bool = False) -> User:
-    from heho_app.models import utcnow
-
     user = User(
         email=f"user{next(_emails)}@example.test",
         password_hash="not-a-real-hash",
@@ -60,11 +58,16 @@ def make_key(db) -> MakeKey:
     return lambda user, **kwargs: add_key(db, user, **kwargs)
 
 
+@pytest.fixture(scope="session")
+def _access_log_writer() -> AccessLogWriter:
+    return AccessLogWriter()
+
+
 @pytest.fixture
-def access_log() -> Iterator[AccessLogWriter]:
-    writer = AccessLogWriter()
-    yield writer
-    assert writer.flush(), "the access log did not drain"
+def access_log(_access_log_writer) -> Iterator[AccessLogWriter]:
+    """One writer (one thread) for the run, drained before the next test cleans the DB."""
+    yield _access_log_writer
+    assert _access_log_writer.flush(), "the access log did not drain"
 
 
 @pytest.fixture

@@ -1,3 +1,5 @@
+from urllib.parse import quote
+
 import pytest
 from sqlmodel import select
 
@@ -85,11 +87,14 @@ async def test_rotating_through_the_api_retires_the_calling_key(client, key):
         "API_KEY=x",
         "q={key}",  # a HeHo key under any name
         "{key}=",
+        "a=1;{key}",
+        "x=%2F{key_quoted}",
     ],
 )
 async def test_a_key_in_the_query_string_is_refused_even_with_a_valid_header(
     client, key, access_log, db, query
 ):
+    query = query.format(key="{key}", key_quoted=quote(key.plaintext, safe=""))
     url = "/api/v1/chatbots?" + query.format(key=key.plaintext)
     response = await client.get(url, headers=bearer(key))
     assert response.status_code == 400
