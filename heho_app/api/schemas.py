@@ -24,6 +24,7 @@ from heho_app.services.chatbots import ROW_CAP_MAX, Grant, Theme, Tone
 
 TABLE_NAME_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]{0,62}$"
 MODEL_ID_PATTERN = r"^\S+$"
+CHATBOT_ID_PATTERN = r"^[A-Za-z0-9_-]{1,32}$"
 SUPABASE_URL_PATTERN = r"^https?://[^\s/?#]+(/\S*)?$"
 Outcome = Literal["pending", "ok", "denied", "failed"]
 
@@ -147,12 +148,16 @@ Name = text(min_length=1, max_length=120)
 Goal = text(max_length=2000)
 Description = text(max_length=20000, description="The chatbot's instructions.")
 ModelId = Annotated[
-    str, Field(min_length=1, max_length=200, pattern=MODEL_ID_PATTERN, examples=["openai/gpt-4o"])
+    str,
+    Field(min_length=1, max_length=200, pattern=MODEL_ID_PATTERN, examples=["openai/gpt-4o"]),
+    AfterValidator(_storable),
 ]
 Temperature = Annotated[float, Field(ge=0, le=2, allow_inf_nan=False)]
 RowCap = Annotated[int, Field(ge=1, le=ROW_CAP_MAX)]
 SupabaseUrl = Annotated[
-    str, Field(max_length=500, pattern=SUPABASE_URL_PATTERN, examples=["https://abc.supabase.co"])
+    str,
+    Field(max_length=500, pattern=SUPABASE_URL_PATTERN, examples=["https://abc.supabase.co"]),
+    AfterValidator(_storable),
 ]
 
 
@@ -259,8 +264,8 @@ class AuditQuery(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    chatbot_id: Annotated[str | None, Field(max_length=32)] = None
-    table: Annotated[str | None, Field(max_length=200)] = None
+    chatbot_id: Annotated[str, Field(pattern=CHATBOT_ID_PATTERN)] | None = None
+    table: text(min_length=1, max_length=200) | None = None  # type: ignore[valid-type]
     outcome: Outcome | None = None
     since: UtcDatetime | None = Field(default=None, description="Events at or after (ISO 8601).")
     until: UtcDatetime | None = Field(default=None, description="Events before (ISO 8601).")
@@ -318,7 +323,7 @@ class ChatMessage(RequestModel):
 
 
 class ChatRequest(RequestModel):
-    chatbot_id: Annotated[str, Field(min_length=1, max_length=32)]
+    chatbot_id: Annotated[str, Field(pattern=CHATBOT_ID_PATTERN)]
     messages: Annotated[list[ChatMessage], Field(min_length=1, max_length=100)]
     history: Annotated[list[ChatMessage], Field(max_length=500)] = []
     stream: bool = Field(default=False, description="true: answer as server-sent events.")
@@ -354,7 +359,7 @@ class OpenAIStreamOptions(RequestModel):
 class ChatCompletionRequest(RequestModel):
     """The part of OpenAI's chat completion request that a HeHo chatbot honours."""
 
-    model: Annotated[str, Field(min_length=1, max_length=32, description="The chatbot's id.")]
+    model: Annotated[str, Field(pattern=CHATBOT_ID_PATTERN, description="The chatbot's id.")]
     messages: Annotated[list[OpenAIMessage], Field(min_length=1, max_length=500)]
     stream: bool = False
     stream_options: OpenAIStreamOptions | None = None

@@ -92,6 +92,8 @@ async def test_invalid_filters_get_422(client, key):
         "?since=9999-12-31T23:59:59-23:59",
         "?until=0.5",  # a Unix timestamp is not what the spec promises
         "?tabel=orders",
+        "?table=%00",
+        "?chatbot_id=a%00b",
     ):
         response = await client.get(f"/api/v1/audit{query}", headers=bearer(key))
         assert response.status_code == 422, query

@@ -103,6 +103,8 @@ async def test_users_see_and_change_only_their_own_chatbots(client, make_user, m
         ("row_cap", 1001),
         ("model", ""),
         ("model", "has space"),
+        ("model", "nul\x00"),
+        ("supabase_url", "https://x/\x00"),
         ("supabase_url", "ftp://x"),
         ("grants", [{"table": "a"}, {"table": "a"}]),
         ("grants", [{"table": "1bad"}]),
@@ -119,6 +121,11 @@ async def test_invalid_values_are_refused_on_create_and_update(client, key, fiel
     bot = (await client.post(URL, headers=bearer(key), json={"name": "ok"})).json()
     response = await client.patch(f"{URL}/{bot['id']}", headers=bearer(key), json={field: value})
     assert response.status_code == 422, response.text
+
+
+async def test_an_id_that_cannot_exist_is_a_422_not_a_database_error(client, key):
+    response = await client.get(f"{URL}/a%00b", headers=bearer(key))
+    assert response.status_code == 422
 
 
 async def test_boundary_values_are_accepted(client, key):

@@ -8,14 +8,20 @@ from sqlmodel import Session
 from heho_app.api import API_PREFIX
 from heho_app.api.deps import CurrentKey
 from heho_app.api.errors import ApiError
-from heho_app.api.schemas import ChatbotCreate, ChatbotList, ChatbotOut, ChatbotUpdate
+from heho_app.api.schemas import (
+    CHATBOT_ID_PATTERN,
+    ChatbotCreate,
+    ChatbotList,
+    ChatbotOut,
+    ChatbotUpdate,
+)
 from heho_app.db import session_scope
 from heho_app.models import Chatbot
 from heho_app.services import chatbots as service
 
 NOT_FOUND = {404: {"description": "No chatbot of yours has this id."}}
 router = APIRouter(prefix=f"{API_PREFIX}/chatbots", tags=["chatbots"])
-ChatbotId = Annotated[str, Path(max_length=32, description="The chatbot's id.")]
+ChatbotId = Annotated[str, Path(pattern=CHATBOT_ID_PATTERN, description="The chatbot's id.")]
 
 
 def _out(session: Session, chatbot: Chatbot) -> ChatbotOut:
