@@ -30,6 +30,7 @@ PATH_MAX = 500
 QUEUE_MAX = 10_000
 BATCH_MAX = 500
 _KEY_IN_PATH = re.compile(KEY_LIKE.pattern)
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
 @dataclass(frozen=True)
@@ -45,13 +46,19 @@ class AccessRecord:
     key_prefix: str | None = None
 
 
+def _printable(text: str) -> str:
+    """Control characters (NUL cannot be stored in PostgreSQL) and lone surrogates, escaped."""
+    text = text.encode("utf-8", "backslashreplace").decode("utf-8")
+    return _CONTROL.sub(lambda match: f"\\x{ord(match.group()):02x}", text)
+
+
 def loggable_path(path: str, query_string: bytes) -> str:
     """The path with anything key-like masked, and the query's names without values."""
     path = _KEY_IN_PATH.sub("[redacted]", path)
     names = [name for name, _ in parse_qsl(query_string.decode("latin-1"), keep_blank_values=True)]
     if names:
         path += "?" + "&".join(f"{_KEY_IN_PATH.sub('[redacted]', name)}=" for name in names)
-    return path[:PATH_MAX]
+    return _printable(path)[:PATH_MAX]
 
 
 class AccessLogWriter:

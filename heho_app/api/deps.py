@@ -15,11 +15,10 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from sqlmodel import Session
 
 from heho_app.api.errors import INVALID_KEY_MESSAGE, ApiError
 from heho_app.api.guard import CONTEXT_KEY, RequestContext
-from heho_app.db import get_engine
+from heho_app.db import session_scope
 from heho_app.models import User
 from heho_app.services.api_keys import VerifiedKey
 
@@ -56,7 +55,7 @@ CurrentKey = Annotated[VerifiedKey, Depends(get_current_key)]
 
 
 def get_current_user(key: CurrentKey) -> User:
-    with Session(get_engine(), expire_on_commit=False) as session:
+    with session_scope() as session:
         user = session.get(User, key.user_id)
     if user is None:
         raise _unauthorized()

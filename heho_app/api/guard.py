@@ -20,7 +20,6 @@ from collections.abc import Collection
 from dataclasses import dataclass, field
 from urllib.parse import parse_qsl, unquote
 
-from sqlmodel import Session
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -29,7 +28,7 @@ from heho_app.api import API_PREFIX
 from heho_app.api.access_log import AccessLogWriter, AccessRecord, loggable_path
 from heho_app.api.errors import INTERNAL_MESSAGE, INVALID_KEY_MESSAGE, error_response
 from heho_app.api.ratelimit import RateLimiter, RateLimitState
-from heho_app.db import get_engine
+from heho_app.db import session_scope
 from heho_app.models import utcnow
 from heho_app.services.api_keys import KEY_LIKE, VerifiedKey, verify_api_key
 
@@ -78,7 +77,7 @@ def _bearer_token(headers: Headers) -> str | None:
 
 
 def _verify_in_db(token: str) -> VerifiedKey | None:
-    with Session(get_engine()) as session:
+    with session_scope() as session:
         return verify_api_key(session, token)
 
 

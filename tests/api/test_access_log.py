@@ -67,6 +67,7 @@ def test_paths_are_logged_without_query_values_or_key_like_segments():
     assert "S" * 43 not in loggable_path(f"/api/v1/chatbots/{key}", b"")
     assert "S" * 43 not in loggable_path("/api/v1/x", f"{key}=1".encode())
     assert len(loggable_path("/api/v1/" + "a" * 1000, b"")) == 500
+    assert loggable_path("/api/v1/a\x00b\udcff", b"n%00=1") == "/api/v1/a\\x00b\\udcff?n\\x00="
 
 
 async def test_a_database_outage_does_not_fail_requests(
