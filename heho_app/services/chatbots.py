@@ -2,12 +2,12 @@
 
 Every function takes the owner's user id: another user's chatbot is simply not
 found. Values are validated by the caller (the REST API's schemas, the pages'
-forms); the constants here are the allowed choices both use.
+forms); `Tone` and `Theme` are the allowed choices both use (`typing.get_args`).
 """
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any, Literal, get_args
+from typing import Any, Literal
 
 from sqlalchemy import delete
 from sqlmodel import Session, col, select
@@ -16,8 +16,6 @@ from heho_app.models import Chatbot, TableGrant, utcnow
 
 Tone = Literal["friendly", "professional", "strict"]
 Theme = Literal["twilight", "sunrise", "ocean", "forest", "grape", "rose", "sky", "candy"]
-TONES: tuple[str, ...] = get_args(Tone)
-THEMES: tuple[str, ...] = get_args(Theme)
 ROW_CAP_MAX = 1000
 
 # What a user may set on a chatbot; id, owner and timestamps are HeHo's.
