@@ -3,6 +3,7 @@
 import reflex as rx
 
 from heho_app.api.app import create_api
+from heho_app.api.headers import security_headers
 from heho_app.db import run_migrations
 from heho_app.pages.landing import landing
 from heho_app.settings import get_settings
@@ -15,6 +16,6 @@ async def apply_migrations() -> None:
     run_migrations(settings.db_url)
 
 
-app = rx.App(api_transformer=create_api())
+app = rx.App(api_transformer=[create_api(), security_headers])
 app.register_lifespan_task(apply_migrations)
 app.add_page(landing, route="/", title="HeHo — an AI chatbot on your own database")
