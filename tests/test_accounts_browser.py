@@ -20,7 +20,7 @@ from tests.fixtures.accounts import (
     unique_email,
     user_by_email,
 )
-from tests.fixtures.app_server import wait_for_hydration
+from tests.fixtures.app_server import ARTIFACTS, wait_for_hydration
 from tests.fixtures.mail import link_in
 
 pytestmark = pytest.mark.browser
@@ -220,6 +220,8 @@ def test_account_page_changes_password_exports_and_deletes(running_app, page, tm
     expect(page.get_by_text("Password changed. 1 other session ended.")).to_be_visible()
     assert len(live_sessions(running_app, user_id)) == 1
 
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=ARTIFACTS / "account_page.png", full_page=True)
     with page.expect_download() as download_info:
         page.get_by_role("button", name="Export my data").click()
     path = tmp_path / "export.json"
