@@ -100,13 +100,14 @@ class LoginState(rx.State):
         self.resend_message = ""
         self.loading = False
         self.next_path = _query(self, "next")
-        self.notice = (
-            "You are logged out."
-            if _query(self, "logged_out")
-            else "Please log in to continue."
-            if self.next_path
-            else ""
-        )
+        if _query(self, "deleted"):
+            self.notice = "Your account and every row HeHo held about you are deleted."
+        elif _query(self, "logged_out"):
+            self.notice = "You are logged out."
+        elif self.next_path:
+            self.notice = "Please log in to continue."
+        else:
+            self.notice = ""
         if current_session(self) is not None:
             return rx.redirect(security.safe_next(self.next_path), replace=True)
         return None
@@ -363,4 +364,4 @@ class AccountState(rx.State):
             self.delete_error = error.message
             self.delete_loading = False
             return
-        yield rx.call_script(post_script("/auth/logout", '{"next": "/?deleted=1"}'))
+        yield rx.call_script(post_script("/auth/logout", '{"next": "/login?deleted=1"}'))
