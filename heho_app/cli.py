@@ -6,6 +6,9 @@ import sys
 from sqlmodel import Session
 
 from heho_app.db import get_engine, run_migrations
+from heho_app.devtools import fake_openrouter
+from heho_app.devtools.supabase_stack import add_dev_supabase_parser
+from heho_app.services.audit import add_audit_parser
 from heho_app.services.credentials import get_keyring, rotate_credentials
 from heho_app.services.crypto import CryptoError, generate_key_spec
 
@@ -56,6 +59,17 @@ def build_parser() -> argparse.ArgumentParser:
     generate = keys.add_parser("generate", help="print a new keyring entry")
     generate.add_argument("key_id")
     generate.set_defaults(handler=_keys_generate)
+
+    dev_llm = commands.add_parser(
+        "dev-llm",
+        help="run a local OpenRouter stand-in for demos and tests",
+        description="Serve OpenRouter's chat, model and key endpoints with scripted and "
+        "demo answers. Point OPENROUTER_BASE_URL at the URL it prints.",
+    )
+    fake_openrouter.add_arguments(dev_llm)
+    dev_llm.set_defaults(handler=fake_openrouter.run_dev_llm)
+    add_dev_supabase_parser(commands)
+    add_audit_parser(commands)
 
     return parser
 

@@ -3,6 +3,7 @@
 import reflex as rx
 
 from heho_app.api.app import create_api
+from heho_app.api.headers import security_headers
 from heho_app.db import run_migrations
 from heho_app.pages import account, auth
 from heho_app.pages.landing import landing
@@ -27,7 +28,7 @@ async def apply_migrations() -> None:
 
 
 app = rx.App(
-    api_transformer=create_api(),
+    api_transformer=[create_api(), security_headers],
     head_components=[rx.script(src="/heho_auth.js")],
 )
 app.register_lifespan_task(apply_migrations)

@@ -3,7 +3,7 @@
 #   scripts/setup.sh          the app: virtual environment, bun
 #   scripts/setup.sh --test   also what the tests need: Chromium, PostgREST, nginx
 set -euo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
 ROOT=$PWD
 WITH_TEST=${1:-}
 
@@ -16,8 +16,8 @@ fi
 stamp=.venv/.heho-installed
 if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
   step "installing Python packages"
-  .venv/bin/pip install --quiet --upgrade pip
-  .venv/bin/pip install --quiet -e '.[dev]'
+  .venv/bin/pip install --quiet --upgrade pip >.venv/install.log 2>&1
+  .venv/bin/pip install --quiet -e '.[dev]' >>.venv/install.log 2>&1 || { cat .venv/install.log; exit 1; }
   touch "$stamp"
 fi
 

@@ -5,11 +5,23 @@ The environment is set before any HeHo module reads its settings.
 
 import base64
 import os
+import socket
 import tempfile
 from pathlib import Path
 
 TEST_ROOT = Path(tempfile.mkdtemp(prefix="heho-tests-"))
 TEST_ENCRYPTION_KEY = base64.b64encode(b"k" * 32).decode()
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+# The local OpenRouter listens here for the whole run (tests/fixtures/chat.py), so
+# that both the tests and the app under test reach it through the one setting.
+FAKE_OPENROUTER_PORT = free_port()
 
 os.environ.update(
     {
@@ -18,9 +30,16 @@ os.environ.update(
         "HEHO_ENCRYPTION_KEYS": f"test1:{TEST_ENCRYPTION_KEY}",
         "HEHO_OUTBOX_DIR": str(TEST_ROOT / "outbox"),
         "HEHO_DEV_SECRETS_FILE": str(TEST_ROOT / "dev-secrets.json"),
+        "OPENROUTER_BASE_URL": f"http://127.0.0.1:{FAKE_OPENROUTER_PORT}/api/v1",
     }
 )
 os.environ.pop("REFLEX_REDIS_URL", None)
 os.environ.pop("HEHO_SMTP_URL", None)
 
-pytest_plugins = ["tests.fixtures.database", "tests.fixtures.app_server", "tests.fixtures.mail"]
+pytest_plugins = [
+    "tests.fixtures.database",
+    "tests.fixtures.app_server",
+    "tests.fixtures.mail",
+    "tests.fixtures.supabase",
+    "tests.fixtures.chat",
+]

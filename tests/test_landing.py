@@ -29,3 +29,26 @@ def test_migrations_ran_on_start(running_app):
 
     tables = set(inspect(create_engine(running_app.db_url)).get_table_names())
     assert {"users", "user_sessions", "chatbots", "credentials", "audit_events"} <= tables
+
+
+def test_every_response_carries_security_headers(running_app):
+    for path in ("/", "/api/v1/health", "/api/v1/openapi.json"):
+        headers = httpx.get(f"{running_app.url}{path}").headers
+        assert "frame-ancestors 'none'" in headers["content-security-policy"], path
+        assert headers["x-content-type-options"] == "nosniff"
+        assert headers["referrer-policy"] == "strict-origin-when-cross-origin"
+        assert "strict-transport-security" not in headers  # plain HTTP here
+
+
+def test_the_page_runs_under_its_content_security_policy(running_app, page):
+    violations: list[str] = []
+    page.on(
+        "console",
+        lambda message: (
+            violations.append(message.text) if "Content Security Policy" in message.text else None
+        ),
+    )
+    page.goto(running_app.url)
+    wait_for_hydration(page)
+    expect(page.get_by_text("Every operation audited")).to_be_visible()
+    assert violations == []
