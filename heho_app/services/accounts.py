@@ -309,6 +309,7 @@ def login(
         )
     settings = get_settings()
     now = utcnow()
+    _purge_ended_sessions(session, user.id)
     row = UserSession(
         user_id=user.id,
         created_at=now,
@@ -376,6 +377,17 @@ def _revoke(session: Session, user_id: int, *, except_session: str | None = None
     if except_session:
         statement = statement.where(col(UserSession.id) != except_session)
     return session.execute(statement).rowcount or 0  # type: ignore[attr-defined]
+
+
+def _purge_ended_sessions(session: Session, user_id: int | None) -> None:
+    """Forget the account's sessions that can never be used again (and their
+    addresses and user agents)."""
+    session.execute(
+        delete(UserSession).where(
+            col(UserSession.user_id) == user_id,
+            (col(UserSession.revoked_at).is_not(None)) | (col(UserSession.expires_at) <= utcnow()),
+        )
+    )
 
 
 def logout(session: Session, token: str | None) -> None:
