@@ -292,7 +292,8 @@ def login(
         raise wrong from None
     _limit(limiter, "login", address, client_address)
     user = _user_by_email(session, address)
-    if user is None:
+    if user is None or security.password_too_long(password):
+        # As slow as a real check, so that timing tells nothing about the address.
         security.burn_password_check(password)
         raise wrong
     matches, new_hash = security.verify_password(password, user.password_hash)
