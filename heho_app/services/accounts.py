@@ -21,7 +21,7 @@ from sqlmodel import select as select_model
 
 from heho_app import security
 from heho_app.models import User, UserSession, utcnow
-from heho_app.services.mail import Mail, send_mail
+from heho_app.services.mail import Mail, send_mail_later
 from heho_app.services.ratelimit import Limiter, RateLimited, get_limiter
 from heho_app.settings import get_settings
 
@@ -159,7 +159,7 @@ def _link(path: str, token: str) -> str:
 def _send_verification(user: User) -> None:
     assert user.id is not None
     link = _link("/verify", security.make_verification_token(user.id, user.email))
-    send_mail(
+    send_mail_later(
         Mail(
             to=user.email,
             subject="Confirm your HeHo account",
@@ -196,7 +196,7 @@ def signup(
         if existing.email_verified_at is None:
             _send_verification(existing)
         else:
-            send_mail(
+            send_mail_later(
                 Mail(
                     to=existing.email,
                     subject="Someone tried to sign up to HeHo with your address",
@@ -470,7 +470,7 @@ def request_password_reset(
             user.id, security.password_fingerprint(user.password_hash, user.password_changed_at)
         )
         link = _link("/reset", token)
-        send_mail(
+        send_mail_later(
             Mail(
                 to=user.email,
                 subject="Choose a new HeHo password",

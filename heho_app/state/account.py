@@ -14,13 +14,10 @@ from heho_app import security
 from heho_app.db import session_scope
 from heho_app.services import accounts
 from heho_app.services.accounts import AccountError
-from heho_app.services.mail import MailError
 from heho_app.services.ratelimit import RateLimited
 from heho_app.state.auth import current_session, login_redirect, post_script
 
 logger = logging.getLogger("heho.state")
-
-MAIL_FAILED = "We could not send the email just now. Try again in a minute."
 
 
 def _client(state: rx.State) -> str:
@@ -68,8 +65,6 @@ class SignupState(rx.State):
             self._show(error)
         except RateLimited as limited:
             self.form_error = limited.message
-        except MailError:
-            self.form_error = MAIL_FAILED
         finally:
             self.loading = False
 
@@ -155,8 +150,6 @@ class LoginState(rx.State):
                 )
         except (AccountError, RateLimited) as error:
             self.resend_message = error.message
-        except MailError:
-            self.resend_message = MAIL_FAILED
 
 
 class VerifyState(rx.State):
@@ -195,8 +188,6 @@ class ResendState(rx.State):
                 )
         except (AccountError, RateLimited) as error:
             self.email_error = error.message
-        except MailError:
-            self.email_error = MAIL_FAILED
 
 
 class ForgotState(rx.State):
@@ -221,8 +212,6 @@ class ForgotState(rx.State):
                 )
         except (AccountError, RateLimited) as error:
             self.email_error = error.message
-        except MailError:
-            self.email_error = MAIL_FAILED
         finally:
             self.loading = False
 
