@@ -4,6 +4,7 @@ Passwords arrive in a handler's form data, go to the service and are dropped;
 no var ever holds one. Tokens from email links are kept only in backend vars.
 """
 
+import asyncio
 import json
 import logging
 from typing import Any
@@ -18,6 +19,17 @@ from heho_app.services.ratelimit import RateLimited
 from heho_app.state.auth import current_session, login_redirect, post_script
 
 logger = logging.getLogger("heho.state")
+
+
+async def _service(function, *args, **kwargs):
+    """Run one service call in its own transaction on a worker thread: bcrypt takes
+    a quarter of a second, which must not stall every other connection's events."""
+
+    def run():
+        with session_scope() as session:
+            return function(session, *args, **kwargs)
+
+    return await asyncio.to_thread(run)
 
 
 def _client(state: rx.State) -> str:
@@ -48,7 +60,7 @@ class SignupState(rx.State):
         self.loading = False
 
     @rx.event
-    def submit(self, form_data: dict[str, Any]):
+    async def submit(self, form_data: dict[str, Any]):
         self.email_error = self.password_error = self.confirm_error = self.form_error = ""
         password = _text(form_data, "password")
         if password != _text(form_data, "confirm"):
@@ -57,10 +69,9 @@ class SignupState(rx.State):
         self.loading = True
         yield
         try:
-            with session_scope() as session:
-                self.done_message = accounts.signup(
-                    session, _text(form_data, "email"), password, client_address=_client(self)
-                )
+            self.done_message = await _service(
+                accounts.signup, _text(form_data, "email"), password, client_address=_client(self)
+            )
         except AccountError as error:
             self._show(error)
         except RateLimited as limited:
@@ -240,7 +251,7 @@ class ResetState(rx.State):
             self.message = error.message
 
     @rx.event
-    def submit(self, form_data: dict[str, Any]):
+    async def submit(self, form_data: dict[str, Any]):
         self.password_error = self.confirm_error = ""
         password = _text(form_data, "new_password")
         if password != _text(form_data, "confirm"):
@@ -249,8 +260,7 @@ class ResetState(rx.State):
         self.loading = True
         yield
         try:
-            with session_scope() as session:
-                accounts.reset_password(session, self._token, password)
+            await _service(accounts.reset_password, self._token, password)
             self._token = ""
             self.status = "done"
             self.message = "Your password is changed and every session ended. Log in again."
@@ -281,7 +291,7 @@ class AccountState(rx.State):
         self.password_loading = self.delete_loading = False
 
     @rx.event
-    def change_password(self, form_data: dict[str, Any]):
+    async def change_password(self, form_data: dict[str, Any]):
         self.current_error = self.new_error = self.confirm_error = self.password_message = ""
         new = _text(form_data, "new_password")
         if new != _text(form_data, "confirm"):
@@ -294,14 +304,13 @@ class AccountState(rx.State):
         self.password_loading = True
         yield
         try:
-            with session_scope() as session:
-                ended = accounts.change_password(
-                    session,
-                    who.user_id,
-                    _text(form_data, "current_password"),
-                    new,
-                    keep_session_id=who.session_id,
-                )
+            ended = await _service(
+                accounts.change_password,
+                who.user_id,
+                _text(form_data, "current_password"),
+                new,
+                keep_session_id=who.session_id,
+            )
             others = "1 other session" if ended == 1 else f"{ended} other sessions"
             self.password_message = f"Password changed. {others} ended."
             yield rx.set_value("current_password", "")
@@ -338,7 +347,7 @@ class AccountState(rx.State):
         )
 
     @rx.event
-    def delete_account(self, form_data: dict[str, Any]):
+    async def delete_account(self, form_data: dict[str, Any]):
         self.delete_error = ""
         who = current_session(self)
         if who is None:
@@ -347,8 +356,7 @@ class AccountState(rx.State):
         self.delete_loading = True
         yield
         try:
-            with session_scope() as session:
-                accounts.delete_account(session, who.user_id, _text(form_data, "password"))
+            await _service(accounts.delete_account, who.user_id, _text(form_data, "password"))
         except AccountError as error:
             self.delete_error = error.message
             self.delete_loading = False
