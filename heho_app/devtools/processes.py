@@ -1,0 +1,56 @@
+"""Small helpers for the local servers the development tools start and stop."""
+
+import contextlib
+import os
+import signal
+import socket
+import subprocess
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import httpx
+
+
+class StartupError(RuntimeError):
+    """A local server could not be started."""
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_until(
+    check: Callable[[], bool], timeout: float, what: str, log: Path | None = None
+) -> None:
+    """Poll `check` until it is true; on timeout say what and show the end of `log`."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if check():
+            return
+        time.sleep(0.02)
+    tail = log.read_text(errors="replace")[-2000:] if log is not None and log.exists() else ""
+    raise StartupError(f"{what} did not become ready within {timeout:.0f} s\n{tail}".rstrip())
+
+
+def http_ok(url: str) -> bool:
+    try:
+        return httpx.get(url, timeout=0.5).status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
+def terminate(process: subprocess.Popen | None, timeout: float = 5) -> None:
+    """SIGTERM the process group a `start_new_session` child leads; SIGKILL if it lingers."""
+    if process is None or process.poll() is not None:
+        return
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(process.pid, signal.SIGTERM)
+    try:
+        process.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)
+        process.wait(timeout=5)
