@@ -42,5 +42,5 @@ pytest_plugins = [
     "tests.fixtures.mail",
     "tests.fixtures.supabase",
     "tests.fixtures.chat",
-    "tests.fixtures.mail",
+    "tests.fixtures.deployment",
 ]

@@ -1,57 +1,22 @@
 """With REFLEX_REDIS_URL, every worker counts against the same limits (real Redis)."""
 
 import shutil
-import subprocess
-import time
 from collections.abc import Iterator
 
 import pytest
-import redis
 from limits.storage import storage_from_string
 
+from heho_app.devtools.redis_server import RedisServer
 from heho_app.services.ratelimit import Limiter, RateLimited
-from tests.conftest import TEST_ROOT, free_port
-
-REDIS_SERVER = shutil.which("redis-server")
+from tests.conftest import TEST_ROOT
 
 
 @pytest.fixture(scope="module")
 def redis_url() -> Iterator[str]:
-    if REDIS_SERVER is None:
+    if shutil.which("redis-server") is None:
         pytest.skip("redis-server is not installed (scripts/setup.sh --test installs it)")
-    port = free_port()
-    process = subprocess.Popen(
-        [
-            REDIS_SERVER,
-            "--port",
-            str(port),
-            "--bind",
-            "127.0.0.1",
-            "--save",
-            "",
-            "--appendonly",
-            "no",
-            "--dir",
-            str(TEST_ROOT),
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    url = f"redis://127.0.0.1:{port}/0"
-    try:
-        deadline = time.monotonic() + 10
-        while True:
-            try:
-                redis.Redis.from_url(url).ping()
-                break
-            except redis.ConnectionError:
-                if time.monotonic() > deadline:
-                    raise
-                time.sleep(0.05)
-        yield url
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
+    with RedisServer(TEST_ROOT / "redis-ratelimit") as server:
+        yield server.url
 
 
 def test_two_workers_share_one_count(redis_url):

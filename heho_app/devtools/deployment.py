@@ -87,6 +87,16 @@ class LocalDeployment:
         assert self.app is not None
         return processes_in_group(self.app.pid)
 
+    def workers_pids(self) -> list[int]:
+        """The backend workers (granian's main process is `reflex run` itself)."""
+        assert self.app is not None
+        return [pid for pid in self.app_processes() if pid != self.app.pid]
+
+    def connections_per_worker(self) -> dict[int, int]:
+        """Open TCP connections each worker has accepted (from nginx) on the app's port."""
+        accepted = _established_inodes(self.app_port)
+        return {pid: len(_socket_inodes(pid) & accepted) for pid in self.workers_pids()}
+
     def __enter__(self) -> "LocalDeployment":
         return self.start()
 
@@ -129,3 +139,30 @@ def cpu_seconds(pid: int) -> float:
     except OSError:
         return 0.0
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _socket_inodes(pid: int) -> set[int]:
+    inodes = set()
+    try:
+        descriptors = list(Path(f"/proc/{pid}/fd").iterdir())
+    except OSError:
+        return inodes
+    for descriptor in descriptors:
+        try:
+            target = os.readlink(descriptor)
+        except OSError:
+            continue
+        if target.startswith("socket:["):
+            inodes.add(int(target[8:-1]))
+    return inodes
+
+
+def _established_inodes(local_port: int) -> set[int]:
+    """Inodes of established IPv4 TCP sockets whose local port is `local_port`."""
+    inodes = set()
+    for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
+        fields = line.split()
+        port = int(fields[1].rsplit(":", 1)[1], 16)
+        if port == local_port and fields[3] == "01":
+            inodes.add(int(fields[9]))
+    return inodes
