@@ -71,7 +71,7 @@ app.add_page(
 )
 app.add_page(
     chatbot_pages.settings_page,
-    route="/chatbots/[id]/settings",
+    route="/chatbots/[chatbot_id]/settings",
     title="Chatbot settings — HeHo",
     on_load=[AuthState.require_login, SettingsState.load],
 )

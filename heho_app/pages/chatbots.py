@@ -6,7 +6,7 @@ from heho_app.components.forms import field_error, notice, submit_button, text_f
 from heho_app.components.layout import app_shell
 from heho_app.components.themes import THEME_ACCENTS, swatch, theme_swatch_var
 from heho_app.pages.account import section
-from heho_app.services.chatbots import TONES
+from heho_app.services.chatbot_config import TONES
 from heho_app.services.supabase_link import heho_tables_sql
 from heho_app.state.chatbots import ChatbotRow, ChatbotsState, GrantRow, ModelOption
 from heho_app.state.chatbots import SettingsState as S
@@ -881,7 +881,7 @@ def settings_page() -> rx.Component:
                             rx.button(
                                 rx.icon("message-circle", size=16), "Open chat", variant="soft"
                             ),
-                            href=f"/chat/{S.chatbot_id}",
+                            href=f"/chat/{S.bot_id}",
                         ),
                     ),
                     settings_section(),

@@ -8,7 +8,7 @@ import reflex as rx
 
 from heho_app.db import session_scope
 from heho_app.models import AuditEvent, utcnow
-from heho_app.services import audit, chatbots
+from heho_app.services import audit, chatbot_config
 from heho_app.state.auth import login_redirect
 from heho_app.state.common import user_or_none, when
 
@@ -94,7 +94,7 @@ class AuditState(rx.State):
 
     def _refresh(self, user_id: int) -> None:
         with session_scope() as session:
-            summaries = chatbots.list_chatbots(session, user_id=user_id)
+            summaries = chatbot_config.list_chatbots(session, user_id=user_id)
         names = {c.id: c.name for c in summaries}
         self.chatbot_choices = [ChatbotChoice(id=c.id, name=c.name) for c in summaries]
         self.events = [_row(e, names) for e in self._query(user_id, PAGE_SIZE)]

@@ -11,15 +11,15 @@ from typing import Any, TypedDict
 import reflex as rx
 
 from heho_app.db import session_scope
-from heho_app.services import chatbots, openrouter
-from heho_app.services.chatbots import ChatbotDetail, ChatbotError, ChatbotNotFound
+from heho_app.services import chatbot_config, openrouter
+from heho_app.services.chatbot_config import ChatbotDetail, ChatbotError, ChatbotNotFound
 from heho_app.services.supabase_link import LinkCheck
 from heho_app.state.auth import login_redirect
 from heho_app.state.common import form_text, path_part, user_or_none, when
 
 logger = logging.getLogger("heho.state")
 
-SETTINGS_ERRORS = (*chatbots.SETTING_FIELDS, "form")
+SETTINGS_ERRORS = (*chatbot_config.SETTING_FIELDS, "form")
 CONNECTION_ERRORS = ("supabase_url", "supabase_key", "connection")
 MAX_MODEL_MATCHES = 40
 
@@ -51,7 +51,7 @@ class GrantRow(TypedDict):
     found: bool
 
 
-def _row(summary: chatbots.ChatbotSummary) -> ChatbotRow:
+def _row(summary: chatbot_config.ChatbotSummary) -> ChatbotRow:
     return ChatbotRow(
         id=summary.id,
         name=summary.name,
@@ -106,7 +106,7 @@ class ChatbotsState(rx.State):
 
     def _reload(self, user_id: int) -> None:
         with session_scope() as session:
-            self.rows = [_row(s) for s in chatbots.list_chatbots(session, user_id=user_id)]
+            self.rows = [_row(s) for s in chatbot_config.list_chatbots(session, user_id=user_id)]
 
     @rx.event
     def load(self):
@@ -133,7 +133,7 @@ class ChatbotsState(rx.State):
             return login_redirect(self)
         try:
             with session_scope() as session:
-                detail = chatbots.create_chatbot(
+                detail = chatbot_config.create_chatbot(
                     session, user_id=user_id, data={"name": form_text(form_data, "name")}
                 )
         except ChatbotError as error:
@@ -150,7 +150,9 @@ class ChatbotsState(rx.State):
             return login_redirect(self)
         try:
             with session_scope() as session:
-                copy = chatbots.duplicate_chatbot(session, user_id=user_id, chatbot_id=chatbot_id)
+                copy = chatbot_config.duplicate_chatbot(
+                    session, user_id=user_id, chatbot_id=chatbot_id
+                )
             self.message = (
                 f"“{copy.settings.name}” created with the same settings and grants. "
                 "Connect it to a project in its settings."
@@ -179,7 +181,7 @@ class ChatbotsState(rx.State):
             return login_redirect(self)
         try:
             with session_scope() as session:
-                chatbots.delete_chatbot(session, user_id=user_id, chatbot_id=self.delete_id)
+                chatbot_config.delete_chatbot(session, user_id=user_id, chatbot_id=self.delete_id)
             self.message = f"“{self.delete_name}” was deleted."
         except ChatbotNotFound as error:
             self.error = error.message
@@ -195,7 +197,7 @@ def _no_errors(names: tuple[str, ...]) -> dict[str, str]:
 class SettingsState(rx.State):
     """/chatbots/[id]/settings: settings, connection and grants of one chatbot."""
 
-    chatbot_id: str = ""
+    bot_id: str = ""
     status: str = "loading"  # loading | ready | missing
     # The saved settings (the form's starting values).
     name: str = ""
@@ -259,7 +261,7 @@ class SettingsState(rx.State):
 
     def _show(self, detail: ChatbotDetail) -> None:
         s = detail.settings
-        self.chatbot_id = detail.id
+        self.bot_id = detail.id
         self.name, self.goal, self.description = s.name, s.goal, s.description
         self.temperature = f"{s.temperature:g}"
         self.row_cap = str(s.row_cap)
@@ -280,12 +282,12 @@ class SettingsState(rx.State):
         self.check_done = True
         self.check_ok = check.ok
         self.check_message = check.message
-        self.check_tables = chatbots.grantable_tables(check)
+        self.check_tables = chatbot_config.grantable_tables(check)
         self.check_missing = list(check.missing_heho_tables)
         if check.db_schema is not None:
             self._merge_tables(self.check_tables)
         if not check.ok:
-            field = chatbots.link_problem_field(check)
+            field = chatbot_config.link_problem_field(check)
             self.connection_errors = {**_no_errors(CONNECTION_ERRORS), field: check.message}
 
     def _merge_tables(self, tables: list[str]) -> None:
@@ -316,10 +318,10 @@ class SettingsState(rx.State):
         chatbot_id = path_part(self, 1)
         try:
             with session_scope() as session:
-                detail = chatbots.get_chatbot(session, user_id=user_id, chatbot_id=chatbot_id)
-                grants = chatbots.get_grants(session, user_id=user_id, chatbot_id=chatbot_id)
+                detail = chatbot_config.get_chatbot(session, user_id=user_id, chatbot_id=chatbot_id)
+                grants = chatbot_config.get_grants(session, user_id=user_id, chatbot_id=chatbot_id)
         except ChatbotNotFound:
-            self.chatbot_id = ""
+            self.bot_id = ""
             self.status = "missing"
             return None
         self._show(detail)
@@ -408,8 +410,8 @@ class SettingsState(rx.State):
         }
         try:
             with session_scope() as session:
-                detail = chatbots.update_chatbot(
-                    session, user_id=user_id, chatbot_id=self.chatbot_id, data=data
+                detail = chatbot_config.update_chatbot(
+                    session, user_id=user_id, chatbot_id=self.bot_id, data=data
                 )
         except ChatbotError as error:
             self.errors = {
@@ -434,12 +436,12 @@ class SettingsState(rx.State):
         async with self:
             self._clear_messages()
             user_id = user_or_none(self)
-            chatbot_id = self.chatbot_id
+            chatbot_id = self.bot_id
             if user_id is None:
                 return login_redirect(self)
             self.connect_loading = True
         try:
-            result = await chatbots.connect_and_save(
+            result = await chatbot_config.connect_and_save(
                 user_id=user_id,
                 chatbot_id=chatbot_id,
                 url=form_text(form_data, "supabase_url"),
@@ -470,12 +472,12 @@ class SettingsState(rx.State):
         async with self:
             self._clear_messages()
             user_id = user_or_none(self)
-            chatbot_id = self.chatbot_id
+            chatbot_id = self.bot_id
             if user_id is None:
                 return login_redirect(self)
             self.test_loading = True
         try:
-            check = await chatbots.test_connection(user_id=user_id, chatbot_id=chatbot_id)
+            check = await chatbot_config.test_connection(user_id=user_id, chatbot_id=chatbot_id)
         except ChatbotError as error:
             async with self:
                 self.test_loading = False
@@ -504,8 +506,8 @@ class SettingsState(rx.State):
             return login_redirect(self)
         try:
             with session_scope() as session:
-                detail = chatbots.remove_connection(
-                    session, user_id=user_id, chatbot_id=self.chatbot_id
+                detail = chatbot_config.remove_connection(
+                    session, user_id=user_id, chatbot_id=self.bot_id
                 )
         except ChatbotNotFound:
             self.status = "missing"
@@ -567,8 +569,8 @@ class SettingsState(rx.State):
         ]
         try:
             with session_scope() as session:
-                chatbots.save_grants(
-                    session, user_id=user_id, chatbot_id=self.chatbot_id, grants=data
+                chatbot_config.save_grants(
+                    session, user_id=user_id, chatbot_id=self.bot_id, grants=data
                 )
         except ChatbotError as error:
             self.grants_error = error.fields.get("grants", error.message)

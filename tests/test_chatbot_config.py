@@ -5,8 +5,8 @@ from sqlmodel import select
 
 from heho_app.db import session_scope
 from heho_app.models import Chatbot, Credential, KeyAccessEvent, TableGrant, User
-from heho_app.services import chatbots, keys
-from heho_app.services.chatbots import ChatbotError, ChatbotNotFound
+from heho_app.services import chatbot_config, keys
+from heho_app.services.chatbot_config import ChatbotError, ChatbotNotFound
 from heho_app.services.credentials import OPENROUTER, SUPABASE, find_credential
 from heho_app.services.supabase_link import LinkProblem
 from tests.fixtures.chat import OPENROUTER_TEST_KEY
@@ -22,18 +22,20 @@ def other_user(heho_db) -> User:
     return user
 
 
-def create(user_id: int, **data) -> chatbots.ChatbotDetail:
+def create(user_id: int, **data) -> chatbot_config.ChatbotDetail:
     with session_scope() as session:
-        return chatbots.create_chatbot(session, user_id=user_id, data={"name": "Shop", **data})
+        return chatbot_config.create_chatbot(
+            session, user_id=user_id, data={"name": "Shop", **data}
+        )
 
 
 def test_create_with_defaults_and_list(heho_user):
     detail = create(heho_user.id)
-    assert detail.settings.model == chatbots.DEFAULT_MODEL
+    assert detail.settings.model == chatbot_config.DEFAULT_MODEL
     assert detail.settings.tone == "friendly"
     assert (detail.supabase_url, detail.key_last4, detail.connected) == (None, None, False)
     with session_scope() as session:
-        rows = chatbots.list_chatbots(session, user_id=heho_user.id)
+        rows = chatbot_config.list_chatbots(session, user_id=heho_user.id)
     assert [(r.name, r.project_host, r.connected) for r in rows] == [("Shop", None, False)]
 
 
@@ -63,7 +65,7 @@ def test_create_with_defaults_and_list(heho_user):
 def test_bad_settings_name_the_field_and_change_nothing(heho_user, data, field):
     detail = create(heho_user.id, goal="Sell things")
     with pytest.raises(ChatbotError) as raised, session_scope() as session:
-        chatbots.update_chatbot(
+        chatbot_config.update_chatbot(
             session,
             user_id=heho_user.id,
             chatbot_id=detail.id,
@@ -72,23 +74,26 @@ def test_bad_settings_name_the_field_and_change_nothing(heho_user, data, field):
     assert field in raised.value.fields
     assert raised.value.fields[field]
     with session_scope() as session:
-        assert chatbots.get_chatbot(session, user_id=heho_user.id, chatbot_id=detail.id) == detail
+        assert (
+            chatbot_config.get_chatbot(session, user_id=heho_user.id, chatbot_id=detail.id)
+            == detail
+        )
 
 
 def test_several_bad_fields_are_all_named(heho_user):
     with pytest.raises(ChatbotError) as raised, session_scope() as session:
-        chatbots.create_chatbot(
+        chatbot_config.create_chatbot(
             session, user_id=heho_user.id, data={"name": "", "row_cap": 0, "tone": "x"}
         )
     assert set(raised.value.fields) == {"name", "row_cap", "tone"}
     with session_scope() as session:
-        assert chatbots.list_chatbots(session, user_id=heho_user.id) == []
+        assert chatbot_config.list_chatbots(session, user_id=heho_user.id) == []
 
 
 def test_update_accepts_form_strings(heho_user):
     detail = create(heho_user.id)
     with session_scope() as session:
-        updated = chatbots.update_chatbot(
+        updated = chatbot_config.update_chatbot(
             session,
             user_id=heho_user.id,
             chatbot_id=detail.id,
@@ -110,33 +115,35 @@ def test_update_accepts_form_strings(heho_user):
 def test_other_users_chatbot_is_not_found(heho_user, other_user):
     detail = create(heho_user.id)
     for call in (
-        lambda s: chatbots.get_chatbot(s, user_id=other_user.id, chatbot_id=detail.id),
-        lambda s: chatbots.update_chatbot(
+        lambda s: chatbot_config.get_chatbot(s, user_id=other_user.id, chatbot_id=detail.id),
+        lambda s: chatbot_config.update_chatbot(
             s, user_id=other_user.id, chatbot_id=detail.id, data={"name": "mine"}
         ),
-        lambda s: chatbots.duplicate_chatbot(s, user_id=other_user.id, chatbot_id=detail.id),
-        lambda s: chatbots.delete_chatbot(s, user_id=other_user.id, chatbot_id=detail.id),
-        lambda s: chatbots.save_grants(s, user_id=other_user.id, chatbot_id=detail.id, grants=[]),
-        lambda s: chatbots.remove_connection(s, user_id=other_user.id, chatbot_id=detail.id),
-        lambda s: chatbots.get_chatbot(s, user_id=heho_user.id, chatbot_id="nope"),
+        lambda s: chatbot_config.duplicate_chatbot(s, user_id=other_user.id, chatbot_id=detail.id),
+        lambda s: chatbot_config.delete_chatbot(s, user_id=other_user.id, chatbot_id=detail.id),
+        lambda s: chatbot_config.save_grants(
+            s, user_id=other_user.id, chatbot_id=detail.id, grants=[]
+        ),
+        lambda s: chatbot_config.remove_connection(s, user_id=other_user.id, chatbot_id=detail.id),
+        lambda s: chatbot_config.get_chatbot(s, user_id=heho_user.id, chatbot_id="nope"),
     ):
         with pytest.raises(ChatbotNotFound), session_scope() as session:
             call(session)
     with session_scope() as session:
-        assert chatbots.get_chatbot(session, user_id=heho_user.id, chatbot_id=detail.id).id
+        assert chatbot_config.get_chatbot(session, user_id=heho_user.id, chatbot_id=detail.id).id
 
 
 def test_duplicate_copies_settings_and_grants_not_the_connection(heho_user, supabase_stack):
     detail = create(heho_user.id, goal="Help", row_cap=7)
     with session_scope() as session:
-        chatbots.set_connection(
+        chatbot_config.set_connection(
             session,
             user_id=heho_user.id,
             chatbot_id=detail.id,
             url=supabase_stack.url,
             key=supabase_stack.service_key,
         )
-        chatbots.save_grants(
+        chatbot_config.save_grants(
             session,
             user_id=heho_user.id,
             chatbot_id=detail.id,
@@ -146,8 +153,8 @@ def test_duplicate_copies_settings_and_grants_not_the_connection(heho_user, supa
             ],
         )
     with session_scope() as session:
-        copy = chatbots.duplicate_chatbot(session, user_id=heho_user.id, chatbot_id=detail.id)
-        grants = chatbots.get_grants(session, user_id=heho_user.id, chatbot_id=copy.id)
+        copy = chatbot_config.duplicate_chatbot(session, user_id=heho_user.id, chatbot_id=detail.id)
+        grants = chatbot_config.get_grants(session, user_id=heho_user.id, chatbot_id=copy.id)
     assert copy.id != detail.id
     assert copy.settings.name == "Shop (copy)"
     assert (copy.settings.goal, copy.settings.row_cap) == ("Help", 7)
@@ -161,18 +168,18 @@ def test_duplicate_copies_settings_and_grants_not_the_connection(heho_user, supa
 def test_delete_removes_grants_and_key(heho_user, supabase_stack):
     detail = create(heho_user.id)
     with session_scope() as session:
-        chatbots.set_connection(
+        chatbot_config.set_connection(
             session,
             user_id=heho_user.id,
             chatbot_id=detail.id,
             url=supabase_stack.url,
             key=supabase_stack.service_key,
         )
-        chatbots.save_grants(
+        chatbot_config.save_grants(
             session, user_id=heho_user.id, chatbot_id=detail.id, grants=[{"table": "orders"}]
         )
     with session_scope() as session:
-        chatbots.delete_chatbot(session, user_id=heho_user.id, chatbot_id=detail.id)
+        chatbot_config.delete_chatbot(session, user_id=heho_user.id, chatbot_id=detail.id)
     with session_scope() as session:
         assert session.get(Chatbot, detail.id) is None
         assert not session.exec(select(TableGrant).where(TableGrant.chatbot_id == detail.id)).all()
@@ -182,7 +189,7 @@ def test_delete_removes_grants_and_key(heho_user, supabase_stack):
 def test_delete_grant_needs_the_opt_in(heho_user):
     detail = create(heho_user.id)
     with pytest.raises(ChatbotError) as raised, session_scope() as session:
-        chatbots.save_grants(
+        chatbot_config.save_grants(
             session,
             user_id=heho_user.id,
             chatbot_id=detail.id,
@@ -194,13 +201,13 @@ def test_delete_grant_needs_the_opt_in(heho_user):
 def test_connection_is_validated_and_stored_encrypted(heho_user, supabase_stack):
     detail = create(heho_user.id)
     with pytest.raises(ChatbotError) as raised, session_scope() as session:
-        chatbots.set_connection(
+        chatbot_config.set_connection(
             session, user_id=heho_user.id, chatbot_id=detail.id, url="ftp://x", key=""
         )
     assert set(raised.value.fields) == {"supabase_url", "supabase_key"}
     key = supabase_stack.service_key
     with session_scope() as session:
-        saved = chatbots.set_connection(
+        saved = chatbot_config.set_connection(
             session,
             user_id=heho_user.id,
             chatbot_id=detail.id,
@@ -213,51 +220,55 @@ def test_connection_is_validated_and_stored_encrypted(heho_user, supabase_stack)
         stored = find_credential(session, user_id=heho_user.id, kind=SUPABASE, chatbot_id=detail.id)
         assert key not in stored.ciphertext
         # A new URL alone keeps the key.
-        kept = chatbots.set_connection(
+        kept = chatbot_config.set_connection(
             session, user_id=heho_user.id, chatbot_id=detail.id, url=supabase_stack.url, key=None
         )
         assert kept.key_last4 == key[-4:]
-        removed = chatbots.remove_connection(session, user_id=heho_user.id, chatbot_id=detail.id)
+        removed = chatbot_config.remove_connection(
+            session, user_id=heho_user.id, chatbot_id=detail.id
+        )
     assert (removed.supabase_url, removed.key_last4) == (None, None)
 
 
 async def test_test_connection_with_stored_key_is_logged(heho_user, supabase_stack):
     detail = create(heho_user.id)
     with session_scope() as session:
-        chatbots.set_connection(
+        chatbot_config.set_connection(
             session,
             user_id=heho_user.id,
             chatbot_id=detail.id,
             url=supabase_stack.url,
             key=supabase_stack.service_key,
         )
-    check = await chatbots.test_connection(user_id=heho_user.id, chatbot_id=detail.id)
+    check = await chatbot_config.test_connection(user_id=heho_user.id, chatbot_id=detail.id)
     assert check.ok, check.message
-    assert chatbots.grantable_tables(check) == ["customers", "notes", "orders", "products"]
+    assert chatbot_config.grantable_tables(check) == ["customers", "notes", "orders", "products"]
     with session_scope() as session:
         events = session.exec(
             select(KeyAccessEvent).where(KeyAccessEvent.user_id == heho_user.id)
         ).all()
         access = keys.list_key_access(session, user_id=heho_user.id)
     assert [(e.credential_kind, e.chatbot_id, e.purpose) for e in events] == [
-        (SUPABASE, detail.id, chatbots.TEST_PURPOSE)
+        (SUPABASE, detail.id, chatbot_config.TEST_PURPOSE)
     ]
     assert [(a.kind, a.chatbot_name) for a in access] == [(SUPABASE, "Shop")]
 
 
 async def test_typed_key_is_tested_before_saving(heho_user, supabase_stack):
     detail = create(heho_user.id)
-    refused = await chatbots.connect_and_save(
+    refused = await chatbot_config.connect_and_save(
         user_id=heho_user.id, chatbot_id=detail.id, url=supabase_stack.url, key="not.a.jwt"
     )
     assert (refused.saved, refused.check.problem) == (False, LinkProblem.key_refused)
-    assert chatbots.link_problem_field(refused.check) == "supabase_key"
+    assert chatbot_config.link_problem_field(refused.check) == "supabase_key"
     with session_scope() as session:
         assert (
-            chatbots.get_chatbot(session, user_id=heho_user.id, chatbot_id=detail.id).key_last4
+            chatbot_config.get_chatbot(
+                session, user_id=heho_user.id, chatbot_id=detail.id
+            ).key_last4
             is None
         )
-    result = await chatbots.connect_and_save(
+    result = await chatbot_config.connect_and_save(
         user_id=heho_user.id,
         chatbot_id=detail.id,
         url=supabase_stack.url,
@@ -275,7 +286,7 @@ async def test_typed_key_is_tested_before_saving(heho_user, supabase_stack):
 async def test_test_connection_without_key_names_the_field(heho_user):
     detail = create(heho_user.id)
     with pytest.raises(ChatbotError) as raised:
-        await chatbots.test_connection(
+        await chatbot_config.test_connection(
             user_id=heho_user.id, chatbot_id=detail.id, url="https://x.supabase.co"
         )
     assert set(raised.value.fields) == {"supabase_key"}
