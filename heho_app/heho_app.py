@@ -5,7 +5,7 @@ import reflex as rx
 from heho_app.api.app import create_api
 from heho_app.api.headers import security_headers
 from heho_app.db import run_migrations
-from heho_app.pages import account, auth
+from heho_app.pages import account, auth, chat
 from heho_app.pages import audit as audit_page
 from heho_app.pages import chatbots as chatbot_pages
 from heho_app.pages import keys as keys_page
@@ -22,6 +22,7 @@ from heho_app.state.account import (
 )
 from heho_app.state.audit import AuditState
 from heho_app.state.auth import AuthState
+from heho_app.state.chat import ChatState
 from heho_app.state.chatbots import ChatbotsState, SettingsState
 from heho_app.state.keys import KeysState
 
@@ -86,4 +87,11 @@ app.add_page(
     route="/audit",
     title="Audit — HeHo",
     on_load=[AuthState.require_login, AuditState.load],
+)
+
+app.add_page(
+    chat.chat_page,
+    route="/chat/[chatbot_id]",
+    title="Chat — HeHo",
+    on_load=[AuthState.require_login, ChatState.load],
 )

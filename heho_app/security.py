@@ -94,11 +94,12 @@ _dummy_hash: str | None = None
 
 def burn_password_check(password: str) -> None:
     """Spend the time of one bcrypt check, so that an unknown email answers as
-    slowly as a known one."""
+    slowly as a known one (whatever the password, even one too long to check)."""
     global _dummy_hash
     if _dummy_hash is None:
         _dummy_hash = password_context.hash(secrets.token_urlsafe(16))
-    verify_password(password[:72], _dummy_hash)
+    candidate = password if not password_too_long(password) else "x" * BCRYPT_MAX_BYTES
+    verify_password(candidate, _dummy_hash)
 
 
 def bcrypt_cost(stored_hash: str) -> int:

@@ -75,6 +75,7 @@ class Settings(BaseSettings):
     resend_limit_address: str = Field(default="10/hour", alias="HEHO_RESEND_LIMIT_ADDRESS")
     reset_limit_account: str = Field(default="3/hour", alias="HEHO_RESET_LIMIT_ACCOUNT")
     reset_limit_address: str = Field(default="10/hour", alias="HEHO_RESET_LIMIT_ADDRESS")
+    api_max_body_bytes: int = Field(default=1_048_576, ge=1024, alias="HEHO_API_MAX_BODY_BYTES")
     dev_secrets_file: Path = Field(default=DEV_SECRETS_FILE, alias="HEHO_DEV_SECRETS_FILE")
 
     @model_validator(mode="after")

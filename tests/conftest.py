@@ -39,6 +39,7 @@ os.environ.pop("HEHO_SMTP_URL", None)
 pytest_plugins = [
     "tests.fixtures.database",
     "tests.fixtures.app_server",
+    "tests.fixtures.mail",
     "tests.fixtures.supabase",
     "tests.fixtures.chat",
     "tests.fixtures.mail",

@@ -381,3 +381,14 @@ def test_export_holds_everything_but_secrets(db, limiter):
     for rows in data["tables"].values():
         for row in rows:
             assert not set(row) & accounts.SECRET_COLUMNS
+
+
+def test_ended_sessions_are_forgotten_at_the_next_login(db, limiter):
+    user = signup_verified(db, limiter)
+    first = accounts.login(db, user.email, PASSWORD, limiter=limiter)
+    accounts.logout(db, first.token)
+    db.commit()
+    second = accounts.login(db, user.email, PASSWORD, limiter=limiter)
+    db.commit()
+    rows = db.exec(select(UserSession).where(UserSession.user_id == user.id)).all()
+    assert [row.id for row in rows] == [second.session_id]

@@ -20,7 +20,7 @@ from tests.fixtures.accounts import (
     unique_email,
     user_by_email,
 )
-from tests.fixtures.app_server import wait_for_hydration
+from tests.fixtures.app_server import ARTIFACTS, wait_for_hydration
 from tests.fixtures.mail import link_in
 
 pytestmark = pytest.mark.browser
@@ -127,6 +127,20 @@ def test_unverified_login_is_refused_with_a_way_to_resend(running_app, page, inb
     second = inbox.wait_for(email, "Confirm your HeHo account", count=2)
     SECRETS_SEEN.add(link_in(second, "/verify").split("token=")[1])
 
+    # The /resend page does the same for someone who lost the mail.
+    open_page(page, f"{running_app.url}/resend")
+    page.locator("#resend-form").get_by_label("Email").fill(email)
+    page.get_by_role("button", name="Send the link").click()
+    expect(page.get_by_text("a new link is on its way")).to_be_visible()
+    third = inbox.wait_for(email, "Confirm your HeHo account", count=3)
+    link = link_in(third, "/verify")
+    SECRETS_SEEN.add(link.split("token=")[1])
+    open_page(page, link)
+    expect(page.locator("#verify-result")).to_contain_text("is confirmed")
+    open_page(page, f"{running_app.url}/login")
+    fill_login(page, email, PASSWORD)
+    expect(page).to_have_url(ACCOUNT_URL)
+
 
 def test_reset_through_the_mailed_link_ends_every_session(running_app, page, inbox):
     email = unique_email("reset")
@@ -220,6 +234,8 @@ def test_account_page_changes_password_exports_and_deletes(running_app, page, tm
     expect(page.get_by_text("Password changed. 1 other session ended.")).to_be_visible()
     assert len(live_sessions(running_app, user_id)) == 1
 
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=ARTIFACTS / "account_page.png", full_page=True)
     with page.expect_download() as download_info:
         page.get_by_role("button", name="Export my data").click()
     path = tmp_path / "export.json"
@@ -235,7 +251,10 @@ def test_account_page_changes_password_exports_and_deletes(running_app, page, tm
     assert user_by_email(running_app, email) is not None
     page.get_by_label("Your password").fill(NEW_PASSWORD)
     page.get_by_role("button", name="Delete my account forever").click()
-    expect(page).to_have_url(at("/", "deleted=1"))
+    expect(page).to_have_url(at("/login", "deleted=1"))
+    expect(
+        page.get_by_text("Your account and every row HeHo held about you are deleted.")
+    ).to_be_visible()
     assert user_by_email(running_app, email) is None
     assert live_sessions(running_app, user_id) == []
 

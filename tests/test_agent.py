@@ -189,13 +189,13 @@ async def test_write_waits_for_approval_then_runs(open_test_chat, fake_openroute
     assert supabase_stack.execute("select stock from public.products where name = 'Mouse'") == [
         (300,)
     ]
-    result = await decide_action(chat, conversation_id, pending.message_id, approve=True)
+    result = await decide_action(chat.tools, conversation_id, pending.message_id, approve=True)
     assert result.outcome == "ok" and result.count == 1
     assert supabase_stack.execute("select stock from public.products where name = 'Mouse'") == [
         (0,)
     ]
     with pytest.raises(ApprovalError, match="already approved"):
-        await decide_action(chat, conversation_id, pending.message_id, approve=True)
+        await decide_action(chat.tools, conversation_id, pending.message_id, approve=True)
 
 
 async def test_rejected_write_never_runs_and_is_audited(
@@ -218,7 +218,7 @@ async def test_rejected_write_never_runs_and_is_audited(
 
     events = await collect(chat, "add Mallory", conversation_id)
     pending = next(e for e in events if isinstance(e, ApprovalNeeded))
-    result = await decide_action(chat, conversation_id, pending.message_id, approve=False)
+    result = await decide_action(chat.tools, conversation_id, pending.message_id, approve=False)
 
     assert result.outcome == "denied"
     assert supabase_stack.execute(

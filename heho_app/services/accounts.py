@@ -21,7 +21,7 @@ from sqlmodel import select as select_model
 
 from heho_app import security
 from heho_app.models import User, UserSession, utcnow
-from heho_app.services.mail import Mail, send_mail
+from heho_app.services.mail import Mail, send_mail_later
 from heho_app.services.ratelimit import Limiter, RateLimited, get_limiter
 from heho_app.settings import get_settings
 
@@ -159,7 +159,7 @@ def _link(path: str, token: str) -> str:
 def _send_verification(user: User) -> None:
     assert user.id is not None
     link = _link("/verify", security.make_verification_token(user.id, user.email))
-    send_mail(
+    send_mail_later(
         Mail(
             to=user.email,
             subject="Confirm your HeHo account",
@@ -196,7 +196,7 @@ def signup(
         if existing.email_verified_at is None:
             _send_verification(existing)
         else:
-            send_mail(
+            send_mail_later(
                 Mail(
                     to=existing.email,
                     subject="Someone tried to sign up to HeHo with your address",
@@ -292,7 +292,8 @@ def login(
         raise wrong from None
     _limit(limiter, "login", address, client_address)
     user = _user_by_email(session, address)
-    if user is None:
+    if user is None or security.password_too_long(password):
+        # As slow as a real check, so that timing tells nothing about the address.
         security.burn_password_check(password)
         raise wrong
     matches, new_hash = security.verify_password(password, user.password_hash)
@@ -309,6 +310,7 @@ def login(
         )
     settings = get_settings()
     now = utcnow()
+    _purge_ended_sessions(session, user.id)
     row = UserSession(
         user_id=user.id,
         created_at=now,
@@ -376,6 +378,17 @@ def _revoke(session: Session, user_id: int, *, except_session: str | None = None
     if except_session:
         statement = statement.where(col(UserSession.id) != except_session)
     return session.execute(statement).rowcount or 0  # type: ignore[attr-defined]
+
+
+def _purge_ended_sessions(session: Session, user_id: int | None) -> None:
+    """Forget the account's sessions that can never be used again (and their
+    addresses and user agents)."""
+    session.execute(
+        delete(UserSession).where(
+            col(UserSession.user_id) == user_id,
+            (col(UserSession.revoked_at).is_not(None)) | (col(UserSession.expires_at) <= utcnow()),
+        )
+    )
 
 
 def logout(session: Session, token: str | None) -> None:
@@ -457,7 +470,7 @@ def request_password_reset(
             user.id, security.password_fingerprint(user.password_hash, user.password_changed_at)
         )
         link = _link("/reset", token)
-        send_mail(
+        send_mail_later(
             Mail(
                 to=user.email,
                 subject="Choose a new HeHo password",

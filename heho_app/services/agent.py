@@ -81,6 +81,7 @@ class ChatbotProfile:
     goal: str
     description: str
     tone: str
+    theme: str
     model: str
     temperature: float
     memory_enabled: bool
@@ -94,6 +95,7 @@ class ChatbotProfile:
             goal=chatbot.goal,
             description=chatbot.description,
             tone=chatbot.tone,
+            theme=chatbot.theme,
             model=chatbot.model,
             temperature=chatbot.temperature,
             memory_enabled=chatbot.memory_enabled,
@@ -114,40 +116,66 @@ class ChatSession:
         await self.tools.aclose()
 
 
-async def open_chat(user_id: int, chatbot_id: str, *, purpose: str) -> ChatSession:
-    """Load a chatbot the user owns, decrypt its keys (logged) and reach its project."""
-    with session_scope() as session:
-        chatbot = session.get(Chatbot, chatbot_id)
-        if chatbot is None or chatbot.user_id != user_id:
-            raise AgentSetupError("chatbot_not_found", "This chatbot does not exist.")
-        openrouter = find_credential(session, user_id=user_id, kind=OPENROUTER)
-        if openrouter is None:
-            raise AgentSetupError(
-                "no_openrouter_key", "Add your OpenRouter key on the Keys page first."
-            )
-        supabase = find_credential(session, user_id=user_id, kind=SUPABASE, chatbot_id=chatbot_id)
-        if supabase is None or not chatbot.supabase_url:
-            raise AgentSetupError(
-                "no_connection", "Connect this chatbot to your Supabase project in its settings."
-            )
-        policy = load_policy(session, chatbot_id)
-        openrouter_key = reveal_credential(session, openrouter, purpose=purpose)
-        supabase_key = reveal_credential(session, supabase, purpose=purpose)
-        chatbot.last_used_at = utcnow()
-        session.add(chatbot)
-        profile = ChatbotProfile.of(chatbot)
-        supabase_url = chatbot.supabase_url
-        limits_source = chatbot
+def _owned_chatbot(session, user_id: int, chatbot_id: str) -> Chatbot:
+    chatbot = session.get(Chatbot, chatbot_id)
+    if chatbot is None or chatbot.user_id != user_id:
+        raise AgentSetupError("chatbot_not_found", "This chatbot does not exist.")
+    return chatbot
+
+
+async def _reach_project(user_id: int, chatbot: Chatbot, policy, supabase_key: str) -> ToolContext:
     try:
-        tools = await open_tool_context(
+        return await open_tool_context(
             user_id=user_id,
-            chatbot=limits_source,
-            supabase_url=supabase_url,
+            chatbot=chatbot,
+            supabase_url=chatbot.supabase_url or "",
             supabase_key=supabase_key,
             policy=policy,
         )
     except LinkError as error:
         raise AgentSetupError("connection_failed", error.message) from error
+
+
+def _supabase_key(session, user_id: int, chatbot: Chatbot, purpose: str) -> str:
+    credential = find_credential(session, user_id=user_id, kind=SUPABASE, chatbot_id=chatbot.id)
+    if credential is None or not chatbot.supabase_url:
+        raise AgentSetupError(
+            "no_connection", "Connect this chatbot to your Supabase project in its settings."
+        )
+    return reveal_credential(session, credential, purpose=purpose)
+
+
+def chatbot_profile(user_id: int, chatbot_id: str) -> ChatbotProfile:
+    """The settings of a chatbot the user owns (no key is touched)."""
+    with session_scope() as session:
+        return ChatbotProfile.of(_owned_chatbot(session, user_id, chatbot_id))
+
+
+async def open_project(user_id: int, chatbot_id: str, *, purpose: str) -> ToolContext:
+    """The chatbot's project alone (conversations, approvals): no OpenRouter key."""
+    with session_scope() as session:
+        chatbot = _owned_chatbot(session, user_id, chatbot_id)
+        supabase_key = _supabase_key(session, user_id, chatbot, purpose)
+        policy = load_policy(session, chatbot_id)
+    return await _reach_project(user_id, chatbot, policy, supabase_key)
+
+
+async def open_chat(user_id: int, chatbot_id: str, *, purpose: str) -> ChatSession:
+    """Load a chatbot the user owns, decrypt its keys (logged) and reach its project."""
+    with session_scope() as session:
+        chatbot = _owned_chatbot(session, user_id, chatbot_id)
+        openrouter = find_credential(session, user_id=user_id, kind=OPENROUTER)
+        if openrouter is None:
+            raise AgentSetupError(
+                "no_openrouter_key", "Add your OpenRouter key on the Keys page first."
+            )
+        supabase_key = _supabase_key(session, user_id, chatbot, purpose)
+        policy = load_policy(session, chatbot_id)
+        openrouter_key = reveal_credential(session, openrouter, purpose=purpose)
+        chatbot.last_used_at = utcnow()
+        session.add(chatbot)
+        profile = ChatbotProfile.of(chatbot)
+    tools = await _reach_project(user_id, chatbot, policy, supabase_key)
     return ChatSession(user_id=user_id, profile=profile, openrouter_key=openrouter_key, tools=tools)
 
 
@@ -343,7 +371,7 @@ async def run_turn(
                                 "arguments": call.arguments[:2000],
                                 "outcome": "pending",
                                 "count": None,
-                                "reason": "waiting for your approval",
+                                "reason": "",
                             }
                         )
                         messages.append(
@@ -413,7 +441,7 @@ async def _handle_call(
                     call.id,
                     call.name,
                     call.arguments,
-                    await _refuse(chat, call.name, arguments, APPROVAL_UNAVAILABLE),
+                    await _refuse(chat.tools, call.name, arguments, APPROVAL_UNAVAILABLE),
                 )
                 return
             pending = await conversations.add_message(
@@ -431,21 +459,21 @@ async def _handle_call(
 
 
 async def _refuse(
-    chat: ChatSession, tool: str, arguments: dict[str, Any], reason: str
+    tools: ToolContext, tool: str, arguments: dict[str, Any], reason: str
 ) -> ToolResult:
     """Refuse a call without running it, and audit the refusal."""
     started = time.perf_counter()
     operation = TOOL_OPERATION.get(tool)
     table = arguments.get("table") if isinstance(arguments.get("table"), str) else None
     pending = audit.start_event(
-        user_id=chat.user_id,
-        chatbot_id=chat.profile.id,
-        conversation_id=chat.tools.conversation_id,
+        user_id=tools.user_id,
+        chatbot_id=tools.chatbot.id,
+        conversation_id=tools.conversation_id,
         tool=tool,
         table_name=table,
         operation=operation.value if operation else None,
         filters=audit.summarize_filters(
-            arguments.get("filters"), log_values=chat.tools.chatbot.log_filter_values
+            arguments.get("filters"), log_values=tools.chatbot.log_filter_values
         ),
     )
     audit_id = audit.finish_event(
@@ -477,31 +505,31 @@ class ApprovalError(Exception):
 
 
 async def decide_action(
-    chat: ChatSession, conversation_id: str, message_id: str, *, approve: bool
+    tools: ToolContext, conversation_id: str, message_id: str, *, approve: bool
 ) -> ToolResult:
     """Run or reject a pending write. Only the signed-in owner's click calls this."""
-    chat.tools.conversation_id = conversation_id
-    message = await conversations.get_message(chat.tools, conversation_id, message_id)
+    tools.conversation_id = conversation_id
+    message = await conversations.get_message(tools, conversation_id, message_id)
     if message is None or message["role"] != "tool" or not message.get("tool_calls"):
         raise ApprovalError("This action does not exist.")
     if message["status"] != "pending":
         raise ApprovalError(f"This action was already {message['status']}.")
     action = message["tool_calls"]
     claimed = await conversations.claim_pending(
-        chat.tools, message_id, "approved" if approve else "rejected"
+        tools, message_id, "approved" if approve else "rejected"
     )
     if not claimed:
         raise ApprovalError("This action was already decided.")
     if approve:
-        result = await run_tool(chat.tools, action["name"], action["arguments"])
+        result = await run_tool(tools, action["name"], action["arguments"])
     else:
         result = await _refuse(
-            chat, action["name"], action["arguments"], "Rejected by the chatbot's owner."
+            tools, action["name"], action["arguments"], "Rejected by the chatbot's owner."
         )
     action["result"] = {
         "outcome": result.outcome,
         "count": result.count,
         "reason": result.reason,
     }
-    await conversations.update_message(chat.tools, message_id, tool_calls=action)
+    await conversations.update_message(tools, message_id, tool_calls=action)
     return result

@@ -11,6 +11,8 @@ import logging
 import smtplib
 import ssl
 import time
+from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import wait as wait_for_futures
 from dataclasses import dataclass
 from email.message import EmailMessage
 from email.utils import make_msgid
@@ -61,6 +63,32 @@ def send_mail(mail: Mail) -> None:
         path,
         f" — link: {mail.dev_link}" if mail.dev_link else "",
     )
+
+
+_executor = ThreadPoolExecutor(max_workers=2, thread_name_prefix="heho-mail")
+_pending: set[Future] = set()
+
+
+def send_mail_later(mail: Mail) -> None:
+    """Send in the background, so that how long a request takes tells nothing
+    about whether a message was sent (e.g. whether an address has an account)."""
+    future = _executor.submit(_send_and_log_failure, mail)
+    _pending.add(future)
+    future.add_done_callback(_pending.discard)
+
+
+def _send_and_log_failure(mail: Mail) -> None:
+    try:
+        send_mail(mail)
+    except MailError as error:
+        logger.error("mail '%s' was not sent: %s", mail.subject, error)
+    except Exception as error:
+        logger.error("mail '%s' was not sent: %s", mail.subject, type(error).__name__)
+
+
+def wait_for_pending_mail(timeout: float = 15) -> None:
+    """Block until the messages queued so far are handed over (tests, shutdown)."""
+    wait_for_futures(list(_pending), timeout=timeout)
 
 
 def _send_smtp(url: str, message: EmailMessage) -> None:

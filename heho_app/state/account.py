@@ -4,6 +4,7 @@ Passwords arrive in a handler's form data, go to the service and are dropped;
 no var ever holds one. Tokens from email links are kept only in backend vars.
 """
 
+import asyncio
 import json
 import logging
 from typing import Any
@@ -14,13 +15,21 @@ from heho_app import security
 from heho_app.db import session_scope
 from heho_app.services import accounts
 from heho_app.services.accounts import AccountError
-from heho_app.services.mail import MailError
 from heho_app.services.ratelimit import RateLimited
 from heho_app.state.auth import current_session, login_redirect, post_script
 
 logger = logging.getLogger("heho.state")
 
-MAIL_FAILED = "We could not send the email just now. Try again in a minute."
+
+async def _service(function, *args, **kwargs):
+    """Run one service call in its own transaction on a worker thread: bcrypt takes
+    a quarter of a second, which must not stall every other connection's events."""
+
+    def run():
+        with session_scope() as session:
+            return function(session, *args, **kwargs)
+
+    return await asyncio.to_thread(run)
 
 
 def _client(state: rx.State) -> str:
@@ -51,7 +60,7 @@ class SignupState(rx.State):
         self.loading = False
 
     @rx.event
-    def submit(self, form_data: dict[str, Any]):
+    async def submit(self, form_data: dict[str, Any]):
         self.email_error = self.password_error = self.confirm_error = self.form_error = ""
         password = _text(form_data, "password")
         if password != _text(form_data, "confirm"):
@@ -60,16 +69,13 @@ class SignupState(rx.State):
         self.loading = True
         yield
         try:
-            with session_scope() as session:
-                self.done_message = accounts.signup(
-                    session, _text(form_data, "email"), password, client_address=_client(self)
-                )
+            self.done_message = await _service(
+                accounts.signup, _text(form_data, "email"), password, client_address=_client(self)
+            )
         except AccountError as error:
             self._show(error)
         except RateLimited as limited:
             self.form_error = limited.message
-        except MailError:
-            self.form_error = MAIL_FAILED
         finally:
             self.loading = False
 
@@ -100,13 +106,14 @@ class LoginState(rx.State):
         self.resend_message = ""
         self.loading = False
         self.next_path = _query(self, "next")
-        self.notice = (
-            "You are logged out."
-            if _query(self, "logged_out")
-            else "Please log in to continue."
-            if self.next_path
-            else ""
-        )
+        if _query(self, "deleted"):
+            self.notice = "Your account and every row HeHo held about you are deleted."
+        elif _query(self, "logged_out"):
+            self.notice = "You are logged out."
+        elif self.next_path:
+            self.notice = "Please log in to continue."
+        else:
+            self.notice = ""
         if current_session(self) is not None:
             return rx.redirect(security.safe_next(self.next_path), replace=True)
         return None
@@ -154,8 +161,6 @@ class LoginState(rx.State):
                 )
         except (AccountError, RateLimited) as error:
             self.resend_message = error.message
-        except MailError:
-            self.resend_message = MAIL_FAILED
 
 
 class VerifyState(rx.State):
@@ -194,8 +199,6 @@ class ResendState(rx.State):
                 )
         except (AccountError, RateLimited) as error:
             self.email_error = error.message
-        except MailError:
-            self.email_error = MAIL_FAILED
 
 
 class ForgotState(rx.State):
@@ -220,8 +223,6 @@ class ForgotState(rx.State):
                 )
         except (AccountError, RateLimited) as error:
             self.email_error = error.message
-        except MailError:
-            self.email_error = MAIL_FAILED
         finally:
             self.loading = False
 
@@ -250,7 +251,7 @@ class ResetState(rx.State):
             self.message = error.message
 
     @rx.event
-    def submit(self, form_data: dict[str, Any]):
+    async def submit(self, form_data: dict[str, Any]):
         self.password_error = self.confirm_error = ""
         password = _text(form_data, "new_password")
         if password != _text(form_data, "confirm"):
@@ -259,8 +260,7 @@ class ResetState(rx.State):
         self.loading = True
         yield
         try:
-            with session_scope() as session:
-                accounts.reset_password(session, self._token, password)
+            await _service(accounts.reset_password, self._token, password)
             self._token = ""
             self.status = "done"
             self.message = "Your password is changed and every session ended. Log in again."
@@ -291,7 +291,7 @@ class AccountState(rx.State):
         self.password_loading = self.delete_loading = False
 
     @rx.event
-    def change_password(self, form_data: dict[str, Any]):
+    async def change_password(self, form_data: dict[str, Any]):
         self.current_error = self.new_error = self.confirm_error = self.password_message = ""
         new = _text(form_data, "new_password")
         if new != _text(form_data, "confirm"):
@@ -304,14 +304,13 @@ class AccountState(rx.State):
         self.password_loading = True
         yield
         try:
-            with session_scope() as session:
-                ended = accounts.change_password(
-                    session,
-                    who.user_id,
-                    _text(form_data, "current_password"),
-                    new,
-                    keep_session_id=who.session_id,
-                )
+            ended = await _service(
+                accounts.change_password,
+                who.user_id,
+                _text(form_data, "current_password"),
+                new,
+                keep_session_id=who.session_id,
+            )
             others = "1 other session" if ended == 1 else f"{ended} other sessions"
             self.password_message = f"Password changed. {others} ended."
             yield rx.set_value("current_password", "")
@@ -348,7 +347,7 @@ class AccountState(rx.State):
         )
 
     @rx.event
-    def delete_account(self, form_data: dict[str, Any]):
+    async def delete_account(self, form_data: dict[str, Any]):
         self.delete_error = ""
         who = current_session(self)
         if who is None:
@@ -357,10 +356,9 @@ class AccountState(rx.State):
         self.delete_loading = True
         yield
         try:
-            with session_scope() as session:
-                accounts.delete_account(session, who.user_id, _text(form_data, "password"))
+            await _service(accounts.delete_account, who.user_id, _text(form_data, "password"))
         except AccountError as error:
             self.delete_error = error.message
             self.delete_loading = False
             return
-        yield rx.call_script(post_script("/auth/logout", '{"next": "/?deleted=1"}'))
+        yield rx.call_script(post_script("/auth/logout", '{"next": "/login?deleted=1"}'))
