@@ -6,24 +6,16 @@ import io
 import re
 
 import pytest
-from playwright.sync_api import Page, expect
+from playwright.sync_api import expect
 from sqlmodel import Session, select
 
 from heho_app.models import Chatbot, Credential, TableGrant
-from heho_app.services import audit
+from heho_app.services import api_keys, audit
 from tests.fixtures.accounts import app_engine, create_verified_user, unique_email
-from tests.fixtures.app_server import ARTIFACTS
-from tests.fixtures.browser import at, open_page, sign_in
+from tests.fixtures.browser import at, create_chatbot, grant_box, open_page, shot, sign_in
 from tests.fixtures.chat import OPENROUTER_TEST_KEY
 
 pytestmark = pytest.mark.browser
-
-SETTINGS_URL = re.compile(r"/chatbots/([0-9a-f]{32})/settings/?$")
-
-
-def shot(page: Page, name: str) -> None:
-    ARTIFACTS.mkdir(exist_ok=True)
-    page.screenshot(path=ARTIFACTS / f"{name}.png", full_page=True)
 
 
 def chatbot_row(running_app, chatbot_id: str) -> Chatbot:
@@ -37,22 +29,6 @@ def grants_of(running_app, chatbot_id: str) -> dict[str, tuple[bool, bool, bool,
     with Session(app_engine(running_app.db_url)) as session:
         rows = session.exec(select(TableGrant).where(TableGrant.chatbot_id == chatbot_id)).all()
         return {r.table_name: (r.can_read, r.can_insert, r.can_update, r.can_delete) for r in rows}
-
-
-def create_chatbot(page: Page, running_app, name: str) -> str:
-    open_page(page, f"{running_app.url}/chatbots")
-    page.get_by_role("button", name="New chatbot").click()
-    page.get_by_label("Name").fill(name)
-    page.get_by_role("button", name="Create").click()
-    expect(page).to_have_url(SETTINGS_URL)
-    expect(page.locator("#settings-form")).to_be_visible()
-    match = SETTINGS_URL.search(page.url)
-    assert match
-    return match.group(1)
-
-
-def grant_box(page: Page, operation: str, table: str):
-    return page.get_by_role("checkbox", name=f"{operation} {table}", exact=True)
 
 
 def test_create_configure_connect_grant_and_reload(
@@ -245,6 +221,32 @@ def test_openrouter_key_is_checked_and_only_its_end_is_shown(running_app, page, 
     expect(page.locator("#openrouter_key")).to_have_value("")
     assert OPENROUTER_TEST_KEY not in page.content()
     shot(page, "keys")
+
+    # HeHo API keys: made (shown once), rotated (the old one stops), revoked.
+    page.get_by_label("Key name").fill("reporting")
+    page.get_by_role("button", name="Create key").click()
+    first = page.locator("#new-api-key")
+    expect(first).to_have_value(re.compile(r"^heho_[0-9a-f]{12}_"))
+    first_key = first.input_value()
+    rows = page.locator(".api-key-row")
+    expect(rows).to_have_count(1)
+    expect(rows.first).to_contain_text(first_key.split("_")[1])
+    rows.first.get_by_role("button", name="Rotate").click()
+    expect(page.get_by_text("here is its successor")).to_be_visible()
+    expect(rows).to_have_count(2)
+    second_key = page.locator("#new-api-key").input_value()
+    assert second_key != first_key and second_key.startswith("heho_")
+    with Session(app_engine(running_app.db_url)) as session:
+        assert api_keys.verify_api_key(session, first_key) is None
+        assert api_keys.verify_api_key(session, second_key) is not None
+    shot(page, "keys-api-key-shown")
+    page.get_by_role("button", name="Done").click()
+    active = page.locator(".api-key-row", has=page.get_by_role("button", name="Revoke"))
+    active.get_by_role("button", name="Revoke").click()
+    page.get_by_role("alertdialog").get_by_role("button", name="Revoke").click()
+    expect(page.get_by_text("“reporting” is revoked")).to_be_visible()
+    with Session(app_engine(running_app.db_url)) as session:
+        assert api_keys.verify_api_key(session, second_key) is None
 
     page.get_by_role("button", name="Remove key").click()
     page.get_by_role("alertdialog").get_by_role("button", name="Remove").click()

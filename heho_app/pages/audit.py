@@ -40,14 +40,11 @@ def filters() -> rx.Component:
         ),
         filter_box(
             "Table",
-            rx.debounce_input(
-                rx.input(
-                    placeholder="any table",
-                    value=AuditState.table_filter,
-                    on_change=AuditState.set_table_filter,
-                    id="audit-table-filter",
-                ),
-                debounce_timeout=400,
+            rx.input(
+                placeholder="any table",
+                value=AuditState.table_filter,
+                on_change=AuditState.set_table_filter,
+                id="audit-table-filter",
             ),
         ),
         filter_box(

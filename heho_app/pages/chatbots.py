@@ -626,7 +626,9 @@ def check_result() -> rx.Component:
 def remove_connection_dialog() -> rx.Component:
     return rx.alert_dialog.root(
         rx.alert_dialog.trigger(
-            rx.button("Remove connection", variant="soft", color_scheme="red", type="button")
+            rx.button(
+                "Remove connection", variant="soft", color_scheme="red", type="button", size="3"
+            )
         ),
         rx.alert_dialog.content(
             rx.alert_dialog.title("Remove the connection?"),

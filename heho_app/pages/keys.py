@@ -6,7 +6,7 @@ from heho_app.components.forms import field_error, notice
 from heho_app.components.layout import app_shell
 from heho_app.pages.account import section
 from heho_app.pages.chatbots import loading_block, page_header
-from heho_app.state.keys import AccessRow, KeysState
+from heho_app.state.keys import NEW_KEY_FIELD, AccessRow, ApiKeyRow, KeysState
 
 
 def remove_key_dialog() -> rx.Component:
@@ -108,6 +108,166 @@ def openrouter_section() -> rx.Component:
     )
 
 
+COPY_NEW_KEY_JS = f"navigator.clipboard.writeText(document.getElementById('{NEW_KEY_FIELD}').value)"
+
+
+def new_key_box() -> rx.Component:
+    """Always mounted (hidden until a key is made) so that the key can be written
+    straight into its field, never through a var."""
+    return rx.box(
+        rx.callout(
+            rx.vstack(
+                rx.text(
+                    "Your new key “",
+                    KeysState.new_key_name,
+                    "”. Copy it now: HeHo keeps only a hash and cannot show it again.",
+                    size="2",
+                    weight="medium",
+                ),
+                rx.hstack(
+                    rx.input(
+                        id=NEW_KEY_FIELD,
+                        read_only=True,
+                        size="3",
+                        width="100%",
+                        font_family="monospace",
+                        auto_complete="off",
+                    ),
+                    rx.button(
+                        rx.icon("clipboard-copy", size=16),
+                        "Copy",
+                        size="3",
+                        on_click=[rx.call_script(COPY_NEW_KEY_JS), rx.toast("Key copied")],
+                        id="copy-new-key",
+                    ),
+                    rx.button("Done", size="3", variant="soft", on_click=KeysState.hide_new_key),
+                    width="100%",
+                    spacing="2",
+                ),
+                spacing="2",
+                width="100%",
+            ),
+            icon="key-round",
+            color_scheme="grass",
+            width="100%",
+        ),
+        display=rx.cond(KeysState.new_key_name != "", "block", "none"),
+        width="100%",
+        id="new-key-box",
+    )
+
+
+def revoke_dialog() -> rx.Component:
+    return rx.alert_dialog.root(
+        rx.alert_dialog.content(
+            rx.alert_dialog.title("Revoke this key?"),
+            rx.alert_dialog.description(
+                rx.text(
+                    "“",
+                    KeysState.revoke_name,
+                    "” stops working at once; programs using it get 401 errors.",
+                ),
+                size="2",
+            ),
+            rx.hstack(
+                rx.alert_dialog.cancel(rx.button("Cancel", variant="soft", color_scheme="gray")),
+                rx.alert_dialog.action(
+                    rx.button("Revoke", color_scheme="red", on_click=KeysState.confirm_revoke)
+                ),
+                justify="end",
+                spacing="3",
+                margin_top="1rem",
+            ),
+        ),
+        open=KeysState.revoke_open,
+        on_open_change=KeysState.set_revoke_open,
+    )
+
+
+def api_key_row(row: ApiKeyRow) -> rx.Component:
+    return rx.table.row(
+        rx.table.cell(row["name"]),
+        rx.table.cell(rx.code("heho_", row["prefix"], "_…")),
+        rx.table.cell(row["created"], white_space="nowrap"),
+        rx.table.cell(row["last_used"], white_space="nowrap"),
+        rx.table.cell(
+            rx.cond(
+                row["revoked"],
+                rx.badge("revoked ", row["revoked_at"], color_scheme="gray"),
+                rx.hstack(
+                    rx.button(
+                        "Rotate",
+                        size="1",
+                        variant="soft",
+                        on_click=KeysState.rotate_api_key(row["id"]),
+                    ),
+                    rx.button(
+                        "Revoke",
+                        size="1",
+                        variant="soft",
+                        color_scheme="red",
+                        on_click=KeysState.ask_revoke(row["id"], row["name"]),
+                    ),
+                    spacing="2",
+                ),
+            )
+        ),
+        class_name="api-key-row",
+    )
+
+
+def api_keys_section() -> rx.Component:
+    return section(
+        "HeHo API keys",
+        "For programs that use HeHo's REST API (/api/v1). A key is shown once when it is "
+        "made; rotating makes a new one and stops the old one.",
+        new_key_box(),
+        notice(KeysState.api_key_message, "grass", "circle-check"),
+        notice(KeysState.api_key_error, "red", "triangle-alert"),
+        rx.form(
+            rx.hstack(
+                rx.box(
+                    rx.input(
+                        name="api_key_name",
+                        id="api_key_name",
+                        placeholder="Key name, e.g. reporting script",
+                        size="3",
+                        required=True,
+                        max_length=100,
+                        aria_label="Key name",
+                    ),
+                    flex_grow="1",
+                ),
+                rx.button(rx.icon("plus", size=16), "Create key", type="submit", size="3"),
+                spacing="2",
+                width="100%",
+                max_width="32rem",
+            ),
+            on_submit=KeysState.create_api_key,
+            width="100%",
+        ),
+        rx.cond(
+            KeysState.api_key_rows.length() > 0,
+            rx.table.root(
+                rx.table.header(
+                    rx.table.row(
+                        *(
+                            rx.table.column_header_cell(title)
+                            for title in ("Name", "Prefix", "Created", "Last used", "")
+                        )
+                    )
+                ),
+                rx.table.body(rx.foreach(KeysState.api_key_rows, api_key_row)),
+                width="100%",
+                variant="surface",
+                id="api-keys",
+            ),
+            rx.text("No API keys yet.", size="2", color=rx.color("gray", 10)),
+        ),
+        revoke_dialog(),
+    )
+
+
 def access_row(row: AccessRow) -> rx.Component:
     return rx.table.row(
         rx.table.cell(row["when"], white_space="nowrap"),
@@ -147,11 +307,19 @@ def access_section() -> rx.Component:
 def keys_page() -> rx.Component:
     return app_shell(
         rx.vstack(
-            page_header("Keys", "Your OpenRouter key, and who used your stored keys when."),
+            page_header(
+                "Keys", "Your OpenRouter key, HeHo API keys, and who used your stored keys when."
+            ),
             rx.cond(
                 KeysState.loading,
                 loading_block(),
-                rx.vstack(openrouter_section(), access_section(), spacing="5", width="100%"),
+                rx.vstack(
+                    openrouter_section(),
+                    api_keys_section(),
+                    access_section(),
+                    spacing="5",
+                    width="100%",
+                ),
             ),
             rx.text(
                 "Supabase keys belong to each chatbot: set them on the chatbot's settings page.",

@@ -242,13 +242,12 @@ class SettingsState(rx.State):
 
     @rx.var
     def model_matches(self) -> list[ModelOption]:
+        """Models whose id or name contains the typed text; all of them when none does
+        (or when the text is already a listed id)."""
         query = self.model.strip().lower()
-        if not query or any(m["id"] == self.model for m in self.models):
+        found = [m for m in self.models if query in m["id"].lower() or query in m["name"].lower()]
+        if not found or any(m["id"] == self.model for m in self.models):
             found = self.models
-        else:
-            found = [
-                m for m in self.models if query in m["id"].lower() or query in m["name"].lower()
-            ]
         return found[:MAX_MODEL_MATCHES]
 
     @rx.var
