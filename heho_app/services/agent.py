@@ -13,7 +13,7 @@ import json
 import logging
 import time
 from collections.abc import AsyncIterator
-from contextlib import aclosing
+from contextlib import aclosing, asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -151,13 +151,18 @@ def chatbot_profile(user_id: int, chatbot_id: str) -> ChatbotProfile:
         return ChatbotProfile.of(_owned_chatbot(session, user_id, chatbot_id))
 
 
-async def open_project(user_id: int, chatbot_id: str, *, purpose: str) -> ToolContext:
+@asynccontextmanager
+async def project(user_id: int, chatbot_id: str, *, purpose: str) -> AsyncIterator[ToolContext]:
     """The chatbot's project alone (conversations, approvals): no OpenRouter key."""
     with session_scope() as session:
         chatbot = _owned_chatbot(session, user_id, chatbot_id)
         supabase_key = _supabase_key(session, user_id, chatbot, purpose)
         policy = load_policy(session, chatbot_id)
-    return await _reach_project(user_id, chatbot, policy, supabase_key)
+    tools = await _reach_project(user_id, chatbot, policy, supabase_key)
+    try:
+        yield tools
+    finally:
+        await tools.aclose()
 
 
 async def open_chat(user_id: int, chatbot_id: str, *, purpose: str) -> ChatSession:
