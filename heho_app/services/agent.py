@@ -309,18 +309,12 @@ async def run_turn(
     task that iterates this generator).
     """
     chat.tools.conversation_id = conversation_id
-    if conversation_id is not None:
-        earlier = await conversations.list_messages(chat.tools, conversation_id)
-        history = history_from_messages(earlier)
-        if save_user_message:
-            await conversations.add_message(
-                chat.tools, conversation_id, role="user", content=user_text
-            )
-        elif history and history[-1] == {"role": "user", "content": user_text}:
-            history = history[:-1]
+    prompt, history = await _prepare_turn(
+        chat, user_text, conversation_id, history or [], save_user_message
+    )
     messages: list[dict[str, Any]] = [
-        {"role": "system", "content": await system_prompt(chat)},
-        *(history or []),
+        {"role": "system", "content": prompt},
+        *history,
         {"role": "user", "content": user_text},
     ]
     tools = tool_definitions(memory_enabled=chat.profile.memory_enabled)
@@ -395,6 +389,33 @@ async def run_turn(
     if conversation_id is not None:
         message_id = await _save_answer(chat, conversation_id, content, status, activities)
     yield TurnEnd(status, content, error_code, error_message, usage, message_id)
+
+
+async def _prepare_turn(
+    chat: ChatSession,
+    user_text: str,
+    conversation_id: str | None,
+    history: list[dict[str, str]],
+    save_user_message: bool,
+) -> tuple[str, list[dict[str, str]]]:
+    """The system prompt and the history; saves the user's message meanwhile.
+
+    The three round trips to the user's project run side by side; all have ended
+    before the model is called.
+    """
+    if conversation_id is None:
+        return await system_prompt(chat), history
+    steps = [system_prompt(chat), conversations.list_messages(chat.tools, conversation_id)]
+    if save_user_message:
+        steps.append(
+            conversations.add_message(chat.tools, conversation_id, role="user", content=user_text)
+        )
+    prompt, earlier, *saved = await asyncio.gather(*steps)
+    saved_ids = {row["id"] for row in saved}
+    history = history_from_messages([row for row in earlier if row["id"] not in saved_ids])
+    if not save_user_message and history and history[-1] == {"role": "user", "content": user_text}:
+        history = history[:-1]
+    return prompt, history
 
 
 async def _save_answer(
