@@ -11,6 +11,7 @@ from sqlmodel import Session, select
 
 from heho_app.models import Chatbot, Credential, TableGrant
 from heho_app.services import api_keys, audit
+from heho_app.services.supabase_link import heho_tables_sql
 from tests.fixtures.accounts import app_engine, create_verified_user, unique_email
 from tests.fixtures.browser import at, create_chatbot, grant_box, open_page, shot, sign_in
 from tests.fixtures.chat import OPENROUTER_TEST_KEY
@@ -298,3 +299,30 @@ def test_audit_page_filters_and_exports(running_app, page, tmp_path):
     expect(page.locator("#audit-empty")).to_be_visible()
     open_page(page, f"{running_app.url}/audit")
     assert at(running_app, "/audit").search(page.url)
+
+
+def test_missing_heho_tables_come_with_their_sql(running_app, page, supabase_stack):
+    supabase_stack.execute("drop table public.heho_messages; drop table public.heho_memories")
+    supabase_stack.reload_schema(expect_table="heho_memories", present=False)
+    try:
+        sign_in(page, running_app, "missing")
+        create_chatbot(page, running_app, "Fresh project")
+        page.get_by_label("Project URL").fill(supabase_stack.url)
+        page.locator("#supabase_key").fill(supabase_stack.service_key)
+        page.get_by_role("button", name="Test and save").click()
+        expect(page.locator("#check-result")).to_contain_text("HeHo's tables are missing")
+        missing = page.locator("#missing-heho-tables")
+        expect(missing).to_contain_text("heho_messages, heho_memories")
+        expect(missing).to_contain_text("create table")
+        page.context.grant_permissions(
+            ["clipboard-read", "clipboard-write"], origin=running_app.url
+        )
+        page.locator("#copy-sql").click()
+        expect(page.get_by_text("SQL copied")).to_be_visible()
+        assert page.evaluate("navigator.clipboard.readText()") == heho_tables_sql()
+        # Saved all the same: the chatbot can be set up before the tables exist.
+        expect(page.locator("#saved-key")).to_contain_text(supabase_stack.service_key[-4:])
+        shot(page, "chatbot-settings-missing-heho-tables")
+    finally:
+        supabase_stack.execute(heho_tables_sql())
+        supabase_stack.reload_schema(expect_table="heho_memories", present=True)

@@ -2,16 +2,10 @@
 
 import reflex as rx
 
-THEME_ACCENTS = {
-    "twilight": "violet",
-    "sunrise": "orange",
-    "ocean": "blue",
-    "forest": "grass",
-    "grape": "purple",
-    "rose": "crimson",
-    "sky": "sky",
-    "candy": "pink",
-}
+from heho_app.state.chat import THEME_ACCENTS as CHAT_THEME_ACCENTS
+
+# The chat page colours itself with these; the swatches must show the same colours.
+THEME_ACCENTS = CHAT_THEME_ACCENTS
 
 
 def swatch(theme: str, size: str = "1.25rem") -> rx.Component:
