@@ -90,6 +90,19 @@ def model_option(model: openrouter.ModelInfo) -> ModelOption:
     )
 
 
+MODELS_UNAVAILABLE = "Type a model id instead, e.g. openai/gpt-4o-mini."
+
+
+async def fetch_model_options() -> tuple[list[ModelOption], str]:
+    """OpenRouter's models for the picker, or none and the reason the page shows."""
+    try:
+        return [model_option(m) for m in await openrouter.list_models()], ""
+    except openrouter.OpenRouterError as failure:
+        return [], (
+            f"The model list could not be fetched: {failure.info.message} {MODELS_UNAVAILABLE}"
+        )
+
+
 class ChatbotsState(rx.State):
     """/chatbots: the list, create, duplicate, delete."""
 
@@ -343,15 +356,7 @@ class SettingsState(rx.State):
         async with self:
             self.models_loading = True
             self.models_error = ""
-        try:
-            models = [model_option(m) for m in await openrouter.list_models()]
-            error = ""
-        except openrouter.OpenRouterError as failure:
-            models = []
-            error = (
-                f"The model list could not be fetched ({failure.info.message}) "
-                "Type a model id instead, e.g. openai/gpt-4o-mini."
-            )
+        models, error = await fetch_model_options()
         async with self:
             self.models = models
             self.models_error = error
@@ -393,7 +398,8 @@ class SettingsState(rx.State):
         self._clear_messages()
         user_id = user_or_none(self)
         if user_id is None:
-            return login_redirect(self)
+            yield login_redirect(self)
+            return
         data = {
             "name": form_text(form_data, "name"),
             "goal": form_text(form_data, "goal"),
@@ -407,6 +413,8 @@ class SettingsState(rx.State):
             "approve_writes": self.approve_writes,
             "log_filter_values": self.log_filter_values,
         }
+        self.save_loading = True
+        yield
         try:
             with session_scope() as session:
                 detail = chatbot_config.update_chatbot(
@@ -419,13 +427,14 @@ class SettingsState(rx.State):
             }
             if not any(self.errors.values()):
                 self.errors = {**self.errors, "form": error.message}
-            return None
+            return
         except ChatbotNotFound:
             self.status = "missing"
-            return None
+            return
+        finally:
+            self.save_loading = False
         self._show(detail)
         self.saved_message = "Settings saved."
-        return None
 
     # ------------------------------------------------------------------ connection
 
