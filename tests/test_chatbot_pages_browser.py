@@ -224,6 +224,7 @@ def test_openrouter_key_is_checked_and_only_its_end_is_shown(running_app, page, 
     shot(page, "keys")
 
     # HeHo API keys: made (shown once), rotated (the old one stops), revoked.
+    expect(page.locator("#new-key-box")).to_be_hidden()
     page.get_by_label("Key name").fill("reporting")
     page.get_by_role("button", name="Create key").click()
     first = page.locator("#new-api-key")
@@ -237,6 +238,10 @@ def test_openrouter_key_is_checked_and_only_its_end_is_shown(running_app, page, 
     expect(rows).to_have_count(2)
     second_key = page.locator("#new-api-key").input_value()
     assert second_key != first_key and second_key.startswith("heho_")
+    page.context.grant_permissions(["clipboard-read", "clipboard-write"], origin=running_app.url)
+    page.get_by_role("button", name="Copy", exact=True).click()
+    expect(page.get_by_text("Key copied")).to_be_visible()
+    assert page.evaluate("navigator.clipboard.readText()") == second_key
     with Session(app_engine(running_app.db_url)) as session:
         assert api_keys.verify_api_key(session, first_key) is None
         assert api_keys.verify_api_key(session, second_key) is not None
@@ -326,3 +331,9 @@ def test_missing_heho_tables_come_with_their_sql(running_app, page, supabase_sta
     finally:
         supabase_stack.execute(heho_tables_sql())
         supabase_stack.reload_schema(expect_table="heho_memories", present=True)
+
+
+@pytest.mark.parametrize("path", ["/chatbots", "/keys", "/audit", "/chatbots/abc/settings"])
+def test_pages_need_a_login(running_app, page, path):
+    open_page(page, f"{running_app.url}{path}")
+    expect(page).to_have_url(re.compile(r"/login\?next=" + re.escape(path.replace("/", "%2F"))))

@@ -123,11 +123,35 @@ def test_no_key_ever_comes_back_to_the_browser(running_app, page, supabase_stack
     page.reload()
     expect(page.locator("#saved-key")).to_contain_text(service_key[-4:])
 
-    # The chat page decrypts both keys to reach the project and the model.
+    # The chat page decrypts both keys: one question reads a row through PostgREST
+    # and gets its answer from (the local) OpenRouter, which accepts only the real key.
     open_page(page, f"{running_app.url}/chat/{chatbot_id}")
-    expect(page.get_by_text("Secretive").first).to_be_visible()
-    page.wait_for_timeout(1500)
+    expect(page.get_by_role("heading", name="Secretive")).to_be_visible()
+    fake_openrouter.script(
+        {
+            "tool_calls": [
+                {
+                    "name": "select_rows",
+                    "arguments": {
+                        "table": "orders",
+                        "filters": [{"column": "id", "op": "eq", "value": 12}],
+                    },
+                }
+            ]
+        },
+        {"text": "Order 12: {last_tool_result}", "tokens_per_second": 200},
+    )
+    page.locator("#chat-input").fill("What about order 12?")
+    page.get_by_role("button", name="Send").click()
+    answer = page.locator('.message[data-role="assistant"]').last
+    expect(answer).to_contain_text("Order 12", timeout=20_000)
     shot(page, "no-secret-chat")
+
+    # The list shows the chatbot used; the audit page shows the call.
+    open_page(page, f"{running_app.url}/chatbots")
+    expect(page.locator(".chatbot-row", has_text="Secretive")).not_to_contain_text("never")
+    open_page(page, f"{running_app.url}/audit")
+    expect(page.locator("#audit-events")).to_contain_text("select_rows")
 
     # The key access log shows the uses, without the keys.
     open_page(page, f"{running_app.url}/keys")
@@ -139,8 +163,10 @@ def test_no_key_ever_comes_back_to_the_browser(running_app, page, supabase_stack
     api_key = page.locator("#new-api-key").input_value()
     page.get_by_role("button", name="Done").click()
     expect(page.locator("#new-api-key")).to_have_value("")
+    expect(page.locator("#new-key-box")).to_be_hidden()
     page.reload()
     expect(page.locator(".api-key-row")).to_have_count(1)
+    expect(page.locator("#new-key-box")).to_be_hidden()
     shot(page, "no-secret-keys")
     recording.stop()
 

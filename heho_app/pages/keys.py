@@ -114,7 +114,7 @@ COPY_NEW_KEY_JS = f"navigator.clipboard.writeText(document.getElementById('{NEW_
 def new_key_box() -> rx.Component:
     """Always mounted (hidden until a key is made) so that the key can be written
     straight into its field, never through a var."""
-    return rx.box(
+    return rx.el.div(
         rx.callout(
             rx.vstack(
                 rx.text(
@@ -151,7 +151,8 @@ def new_key_box() -> rx.Component:
             color_scheme="grass",
             width="100%",
         ),
-        display=rx.cond(KeysState.new_key_name != "", "block", "none"),
+        # An inline style: Radix's own `display: block` on boxes outranks a class.
+        style={"display": rx.cond(KeysState.new_key_name != "", "block", "none")},
         width="100%",
         id="new-key-box",
     )
