@@ -6,6 +6,9 @@ from heho_app.api.app import create_api
 from heho_app.api.headers import security_headers
 from heho_app.db import run_migrations
 from heho_app.pages import account, auth, chat
+from heho_app.pages import audit as audit_page
+from heho_app.pages import chatbots as chatbot_pages
+from heho_app.pages import keys as keys_page
 from heho_app.pages.landing import landing
 from heho_app.settings import get_settings
 from heho_app.state.account import (
@@ -17,8 +20,11 @@ from heho_app.state.account import (
     SignupState,
     VerifyState,
 )
+from heho_app.state.audit import AuditState
 from heho_app.state.auth import AuthState
 from heho_app.state.chat import ChatState
+from heho_app.state.chatbots import ChatbotsState, SettingsState
+from heho_app.state.keys import KeysState
 
 settings = get_settings()
 
@@ -55,6 +61,32 @@ app.add_page(
     route="/account",
     title="Account — HeHo",
     on_load=[AuthState.require_login, AccountState.load],
+)
+
+# Chatbots, keys and the audit log (each page's state checks the user again).
+app.add_page(
+    chatbot_pages.chatbots_page,
+    route="/chatbots",
+    title="Chatbots — HeHo",
+    on_load=[AuthState.require_login, ChatbotsState.load],
+)
+app.add_page(
+    chatbot_pages.settings_page,
+    route="/chatbots/[chatbot_id]/settings",
+    title="Chatbot settings — HeHo",
+    on_load=[AuthState.require_login, SettingsState.load],
+)
+app.add_page(
+    keys_page.keys_page,
+    route="/keys",
+    title="Keys — HeHo",
+    on_load=[AuthState.require_login, KeysState.load],
+)
+app.add_page(
+    audit_page.audit_page,
+    route="/audit",
+    title="Audit — HeHo",
+    on_load=[AuthState.require_login, AuditState.load],
 )
 
 app.add_page(

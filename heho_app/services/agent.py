@@ -13,7 +13,7 @@ import json
 import logging
 import time
 from collections.abc import AsyncIterator
-from contextlib import aclosing
+from contextlib import aclosing, asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -151,13 +151,18 @@ def chatbot_profile(user_id: int, chatbot_id: str) -> ChatbotProfile:
         return ChatbotProfile.of(_owned_chatbot(session, user_id, chatbot_id))
 
 
-async def open_project(user_id: int, chatbot_id: str, *, purpose: str) -> ToolContext:
+@asynccontextmanager
+async def project(user_id: int, chatbot_id: str, *, purpose: str) -> AsyncIterator[ToolContext]:
     """The chatbot's project alone (conversations, approvals): no OpenRouter key."""
     with session_scope() as session:
         chatbot = _owned_chatbot(session, user_id, chatbot_id)
         supabase_key = _supabase_key(session, user_id, chatbot, purpose)
         policy = load_policy(session, chatbot_id)
-    return await _reach_project(user_id, chatbot, policy, supabase_key)
+    tools = await _reach_project(user_id, chatbot, policy, supabase_key)
+    try:
+        yield tools
+    finally:
+        await tools.aclose()
 
 
 async def open_chat(user_id: int, chatbot_id: str, *, purpose: str) -> ChatSession:
@@ -304,18 +309,12 @@ async def run_turn(
     task that iterates this generator).
     """
     chat.tools.conversation_id = conversation_id
-    if conversation_id is not None:
-        earlier = await conversations.list_messages(chat.tools, conversation_id)
-        history = history_from_messages(earlier)
-        if save_user_message:
-            await conversations.add_message(
-                chat.tools, conversation_id, role="user", content=user_text
-            )
-        elif history and history[-1] == {"role": "user", "content": user_text}:
-            history = history[:-1]
+    prompt, history = await _prepare_turn(
+        chat, user_text, conversation_id, history or [], save_user_message
+    )
     messages: list[dict[str, Any]] = [
-        {"role": "system", "content": await system_prompt(chat)},
-        *(history or []),
+        {"role": "system", "content": prompt},
+        *history,
         {"role": "user", "content": user_text},
     ]
     tools = tool_definitions(memory_enabled=chat.profile.memory_enabled)
@@ -390,6 +389,33 @@ async def run_turn(
     if conversation_id is not None:
         message_id = await _save_answer(chat, conversation_id, content, status, activities)
     yield TurnEnd(status, content, error_code, error_message, usage, message_id)
+
+
+async def _prepare_turn(
+    chat: ChatSession,
+    user_text: str,
+    conversation_id: str | None,
+    history: list[dict[str, str]],
+    save_user_message: bool,
+) -> tuple[str, list[dict[str, str]]]:
+    """The system prompt and the history; saves the user's message meanwhile.
+
+    The three round trips to the user's project run side by side; all have ended
+    before the model is called.
+    """
+    if conversation_id is None:
+        return await system_prompt(chat), history
+    steps = [system_prompt(chat), conversations.list_messages(chat.tools, conversation_id)]
+    if save_user_message:
+        steps.append(
+            conversations.add_message(chat.tools, conversation_id, role="user", content=user_text)
+        )
+    prompt, earlier, *saved = await asyncio.gather(*steps)
+    saved_ids = {row["id"] for row in saved}
+    history = history_from_messages([row for row in earlier if row["id"] not in saved_ids])
+    if not save_user_message and history and history[-1] == {"role": "user", "content": user_text}:
+        history = history[:-1]
+    return prompt, history
 
 
 async def _save_answer(

@@ -4,6 +4,7 @@ They live in `heho_conversations` and `heho_messages` (see heho_app/sql/heho_tab
 reached with the chatbot's connection. HeHo's own database never holds them.
 """
 
+import asyncio
 from datetime import UTC, datetime
 from typing import Any, Literal
 
@@ -128,21 +129,23 @@ async def add_message(
     tool_calls: Any = None,
 ) -> dict[str, Any]:
     client = await _client(ctx)
-    rows = await _run(
-        client.table(MESSAGES).insert(
-            {
-                "conversation_id": conversation_id,
-                "role": role,
-                "content": content,
-                "status": status,
-                "tool_calls": tool_calls,
-            }
+    rows, _ = await asyncio.gather(
+        _run(
+            client.table(MESSAGES).insert(
+                {
+                    "conversation_id": conversation_id,
+                    "role": role,
+                    "content": content,
+                    "status": status,
+                    "tool_calls": tool_calls,
+                }
+            ),
+            "save a message",
         ),
-        "save a message",
-    )
-    await _run(
-        client.table(CONVERSATIONS).update({"updated_at": _now()}).eq("id", conversation_id),
-        "update the conversation",
+        _run(
+            client.table(CONVERSATIONS).update({"updated_at": _now()}).eq("id", conversation_id),
+            "update the conversation",
+        ),
     )
     return rows[0]
 

@@ -25,7 +25,7 @@ from heho_app.services.agent import (
     chatbot_profile,
     decide_action,
     open_chat,
-    open_project,
+    project,
     run_turn,
 )
 from heho_app.services.conversations import ConversationStoreError
@@ -49,6 +49,8 @@ OUTCOME_LABELS = {
     "failed": "failed",
     "pending": "sent for approval",
 }
+
+CHAT_ERRORS = (AgentSetupError, ConversationStoreError, ApprovalError, ValueError)
 
 # The task streaming an answer, per browser tab, so that Stop can cancel it. A tab's
 # websocket stays on one worker, so its Stop reaches the process that runs the task.
@@ -164,6 +166,10 @@ class ChatState(rx.State):
     def _token(self) -> str:
         return self.router.session.client_token
 
+    async def _show_error(self, error: Exception) -> None:
+        async with self:
+            self.error = getattr(error, "message", str(error))
+
     @rx.event
     def set_draft(self, value: str):
         self.draft = value
@@ -187,16 +193,13 @@ class ChatState(rx.State):
             profile = chatbot_profile(user_id, chatbot_id)
             async with self:
                 self.chatbot_name, self.theme = profile.name, profile.theme
-            tools = await open_project(user_id, chatbot_id, purpose="chat: list conversations")
-            try:
+            async with project(user_id, chatbot_id, purpose="chat: list conversations") as tools:
                 listed = await conversations.list_conversations(tools)
                 rows = await conversations.list_messages(tools, listed[0]["id"]) if listed else []
-            finally:
-                await tools.aclose()
-        except (AgentSetupError, ConversationStoreError) as error:
+        except CHAT_ERRORS as error:
             async with self:
                 self.loading = False
-                self.error = getattr(error, "message", str(error))
+            await self._show_error(error)
             return None
         async with self:
             self.conversations = [ConversationItem(id=c["id"], title=c["title"]) for c in listed]
@@ -215,14 +218,10 @@ class ChatState(rx.State):
             chatbot_id = self._chatbot_id()
             self.conversation_id, self.error = conversation_id, ""
         try:
-            tools = await open_project(user_id, chatbot_id, purpose="chat: open conversation")
-            try:
+            async with project(user_id, chatbot_id, purpose="chat: open conversation") as tools:
                 rows = await conversations.list_messages(tools, conversation_id)
-            finally:
-                await tools.aclose()
-        except (AgentSetupError, ConversationStoreError) as error:
-            async with self:
-                self.error = getattr(error, "message", str(error))
+        except CHAT_ERRORS as error:
+            await self._show_error(error)
             return
         async with self:
             self.messages = [message_item(row) for row in rows]
@@ -236,14 +235,10 @@ class ChatState(rx.State):
                 return
             chatbot_id = self._chatbot_id()
         try:
-            tools = await open_project(user_id, chatbot_id, purpose="chat: new conversation")
-            try:
+            async with project(user_id, chatbot_id, purpose="chat: new conversation") as tools:
                 created = await conversations.create_conversation(tools)
-            finally:
-                await tools.aclose()
-        except (AgentSetupError, ConversationStoreError) as error:
-            async with self:
-                self.error = getattr(error, "message", str(error))
+        except CHAT_ERRORS as error:
+            await self._show_error(error)
             return
         async with self:
             self.conversations = [
@@ -265,14 +260,10 @@ class ChatState(rx.State):
                 return
             chatbot_id, conversation_id = self._chatbot_id(), self.conversation_id
         try:
-            tools = await open_project(user_id, chatbot_id, purpose="chat: rename conversation")
-            try:
+            async with project(user_id, chatbot_id, purpose="chat: rename conversation") as tools:
                 await conversations.rename_conversation(tools, conversation_id, title)
-            finally:
-                await tools.aclose()
-        except (AgentSetupError, ConversationStoreError, ValueError) as error:
-            async with self:
-                self.error = getattr(error, "message", str(error))
+        except CHAT_ERRORS as error:
+            await self._show_error(error)
             return
         async with self:
             self.conversations = [
@@ -291,14 +282,10 @@ class ChatState(rx.State):
                 return
             chatbot_id, conversation_id = self._chatbot_id(), self.conversation_id
         try:
-            tools = await open_project(user_id, chatbot_id, purpose="chat: delete conversation")
-            try:
+            async with project(user_id, chatbot_id, purpose="chat: delete conversation") as tools:
                 await conversations.delete_conversation(tools, conversation_id)
-            finally:
-                await tools.aclose()
-        except (AgentSetupError, ConversationStoreError) as error:
-            async with self:
-                self.error = getattr(error, "message", str(error))
+        except CHAT_ERRORS as error:
+            await self._show_error(error)
             return
         async with self:
             self.conversations = [c for c in self.conversations if c["id"] != conversation_id]
@@ -353,10 +340,10 @@ class ChatState(rx.State):
         except asyncio.CancelledError:
             async with self:
                 self._finish_streaming("stopped")
-        except (AgentSetupError, ConversationStoreError) as error:
+        except CHAT_ERRORS as error:
             async with self:
                 self.streaming = False
-                self.error = getattr(error, "message", str(error))
+            await self._show_error(error)
         finally:
             _running_turns.pop(token, None)
         return None
@@ -435,19 +422,15 @@ class ChatState(rx.State):
                 return login_redirect(self)
             chatbot_id, conversation_id = self._chatbot_id(), self.conversation_id
         try:
-            tools = await open_project(
+            async with project(
                 user_id,
                 chatbot_id,
                 purpose="chat: approve a write" if approve else "chat: reject a write",
-            )
-            try:
+            ) as tools:
                 await decide_action(tools, conversation_id, message_id, approve=approve)
                 rows = await conversations.list_messages(tools, conversation_id)
-            finally:
-                await tools.aclose()
-        except (AgentSetupError, ConversationStoreError, ApprovalError) as error:
-            async with self:
-                self.error = getattr(error, "message", str(error))
+        except CHAT_ERRORS as error:
+            await self._show_error(error)
             return None
         async with self:
             self.messages = [message_item(row) for row in rows]
