@@ -21,11 +21,12 @@ import redis
 from playwright.sync_api import BrowserContext, Page, expect
 from sqlmodel import Session, func, select
 
-from heho_app.models import AuditEvent
+from heho_app.models import AuditEvent, User
 from heho_app.services.audit import verify_chain
 from tests.api.conftest import add_key, add_user, bearer
-from tests.fixtures.accounts import PASSWORD, app_engine, create_verified_user, unique_email
+from tests.fixtures.accounts import app_engine
 from tests.fixtures.app_server import wait_for_hydration
+from tests.fixtures.browser import open_page, sign_in
 from tests.fixtures.chat import seed_app_chatbot
 
 pytestmark = pytest.mark.browser
@@ -33,15 +34,9 @@ pytestmark = pytest.mark.browser
 SOCKET_RECORD = "token_manager_socket_record_{}"
 
 
-def log_in(page: Page, deployment, email: str, next_path: str) -> None:
-    page.goto(f"{deployment.url}/login?next={next_path}")
-    wait_for_hydration(page)
-    form = page.locator("#login-form")
-    form.get_by_label("Email").fill(email)
-    form.get_by_label("Password").fill(PASSWORD)
-    form.get_by_role("button", name="Log in").click()
-    # Anchored: the login page's own URL ends with `?next=<next_path>`.
-    expect(page).to_have_url(re.compile(rf"^{re.escape(deployment.url + next_path)}/?$"))
+def email_of(deployment, user_id: int) -> str:
+    with Session(app_engine(deployment.db_url)) as session:
+        return session.get(User, user_id).email
 
 
 def websockets_per_worker(deployment) -> Counter:
@@ -60,17 +55,15 @@ def new_key(deployment) -> str:
 def test_a_signed_in_session_works_on_every_worker(deployment, browser):
     context: BrowserContext = browser.new_context()
     try:
-        email = unique_email("workers")
-        create_verified_user(deployment, email)
         first = context.new_page()
-        log_in(first, deployment, email, "/account")
+        email = email_of(deployment, sign_in(first, deployment, "workers"))
+        open_page(first, f"{deployment.url}/account")
         tabs = [first]
         # Tabs share the session cookie; each opens its own websocket, which nginx
         # hands to whichever worker accepts it. Open tabs until both workers hold one.
         while len(websockets_per_worker(deployment)) < 2 and len(tabs) < 12:
             tab = context.new_page()
-            tab.goto(f"{deployment.url}/account")
-            wait_for_hydration(tab)
+            open_page(tab, f"{deployment.url}/account")
             tabs.append(tab)
         for tab in tabs:
             expect(tab.get_by_text(f"Signed in as {email}")).to_be_visible()
@@ -100,10 +93,9 @@ def chat_page(deployment, browser, supabase_stack, fake_openrouter):
         contexts.append(context)
         page = context.new_page()
         page.set_default_timeout(20_000)
-        email = unique_email("deployed-chat")
-        user_id = create_verified_user(deployment, email)
+        user_id = sign_in(page, deployment, "deployed-chat")
         chatbot_id = seed_app_chatbot(deployment, user_id, supabase_stack, grants)
-        log_in(page, deployment, email, f"/chat/{chatbot_id}")
+        open_page(page, f"{deployment.url}/chat/{chatbot_id}")
         expect(page.get_by_role("heading", name="Shop helper")).to_be_visible(timeout=20_000)
         expect(page.get_by_text("Ask a question to start.")).to_be_visible()
         return page, user_id
