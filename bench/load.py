@@ -1,7 +1,7 @@
 """Load on the deployment of docs/deploy.md: nginx in front of two workers, PostgreSQL
 and Redis, the local Supabase and the local OpenRouter (a separate process).
 
-    .venv/bin/python bench/load.py [--seconds 60] [--chats 100] [--browsers 50]
+    .venv/bin/python bench/load.py [--seconds 60] [--chats 100] [--browsers 50] [--keep-logs]
 
 Every client is a raw websocket speaking Reflex's event protocol (Engine.IO 4 /
 Socket.IO 5) to `/_event` through nginx, signed in with a real session cookie, on a
@@ -22,6 +22,7 @@ import base64
 import json
 import os
 import secrets
+import shutil
 import statistics
 import subprocess
 import sys
@@ -339,6 +340,9 @@ def main() -> int:
     parser.add_argument("--seconds", type=float, default=60)
     parser.add_argument("--chats", type=int, default=100)
     parser.add_argument("--browsers", type=int, default=50)
+    parser.add_argument(
+        "--keep-logs", action="store_true", help="keep the app, nginx and Redis logs"
+    )
     args = parser.parse_args()
     workdir = Path(tempfile.mkdtemp(prefix="heho-bench-load-"))
     llm_port = free_port()
@@ -369,6 +373,10 @@ def main() -> int:
     finally:
         terminate(llm)
         llm_log.close()
+        if args.keep_logs:
+            print(f"logs: {workdir}", file=sys.stderr)
+        else:
+            shutil.rmtree(workdir, ignore_errors=True)
     print(json.dumps(result, indent=2))
     return 0
 

@@ -88,7 +88,7 @@ def chat_page(deployment, browser, supabase_stack, fake_openrouter):
     """`chat_page(grants)`: a signed-in tab on a connected chatbot's chat page."""
     contexts: list[BrowserContext] = []
 
-    def open_page(grants: list[dict]) -> tuple[Page, int]:
+    def open_chat(grants: list[dict]) -> tuple[Page, int]:
         context = browser.new_context(viewport={"width": 1280, "height": 860})
         contexts.append(context)
         page = context.new_page()
@@ -100,7 +100,7 @@ def chat_page(deployment, browser, supabase_stack, fake_openrouter):
         expect(page.get_by_text("Ask a question to start.")).to_be_visible()
         return page, user_id
 
-    yield open_page
+    yield open_chat
     for context in contexts:
         context.close()
 
