@@ -35,7 +35,7 @@ from heho_app.services.operations import (
     run_tool,
     tool_definitions,
 )
-from heho_app.services.permissions import load_policy
+from heho_app.services.permissions import Policy, load_policy
 from heho_app.services.supabase_link import LinkError
 from heho_app.settings import get_settings
 
@@ -151,22 +151,19 @@ def chatbot_profile(user_id: int, chatbot_id: str) -> ChatbotProfile:
         return ChatbotProfile.of(_owned_chatbot(session, user_id, chatbot_id))
 
 
-@asynccontextmanager
-async def project(user_id: int, chatbot_id: str, *, purpose: str) -> AsyncIterator[ToolContext]:
-    """The chatbot's project alone (conversations, approvals): no OpenRouter key."""
+def _load_project(user_id: int, chatbot_id: str, purpose: str) -> tuple[Chatbot, Policy, str]:
+    """The chatbot, its policy and its Supabase key (decrypted, logged); run in a thread."""
     with session_scope() as session:
         chatbot = _owned_chatbot(session, user_id, chatbot_id)
         supabase_key = _supabase_key(session, user_id, chatbot, purpose)
-        policy = load_policy(session, chatbot_id)
-    tools = await _reach_project(user_id, chatbot, policy, supabase_key)
-    try:
-        yield tools
-    finally:
-        await tools.aclose()
+        return chatbot, load_policy(session, chatbot_id), supabase_key
 
 
-async def open_chat(user_id: int, chatbot_id: str, *, purpose: str) -> ChatSession:
-    """Load a chatbot the user owns, decrypt its keys (logged) and reach its project."""
+def _load_chat(
+    user_id: int, chatbot_id: str, purpose: str
+) -> tuple[Chatbot, Policy, str, str, ChatbotProfile]:
+    """`_load_project` plus the OpenRouter key and the chatbot's profile; marks the
+    chatbot used. Run in a thread."""
     with session_scope() as session:
         chatbot = _owned_chatbot(session, user_id, chatbot_id)
         openrouter = find_credential(session, user_id=user_id, kind=OPENROUTER)
@@ -179,7 +176,27 @@ async def open_chat(user_id: int, chatbot_id: str, *, purpose: str) -> ChatSessi
         openrouter_key = reveal_credential(session, openrouter, purpose=purpose)
         chatbot.last_used_at = utcnow()
         session.add(chatbot)
-        profile = ChatbotProfile.of(chatbot)
+        return chatbot, policy, supabase_key, openrouter_key, ChatbotProfile.of(chatbot)
+
+
+@asynccontextmanager
+async def project(user_id: int, chatbot_id: str, *, purpose: str) -> AsyncIterator[ToolContext]:
+    """The chatbot's project alone (conversations, approvals): no OpenRouter key."""
+    chatbot, policy, supabase_key = await asyncio.to_thread(
+        _load_project, user_id, chatbot_id, purpose
+    )
+    tools = await _reach_project(user_id, chatbot, policy, supabase_key)
+    try:
+        yield tools
+    finally:
+        await tools.aclose()
+
+
+async def open_chat(user_id: int, chatbot_id: str, *, purpose: str) -> ChatSession:
+    """Load a chatbot the user owns, decrypt its keys (logged) and reach its project."""
+    chatbot, policy, supabase_key, openrouter_key, profile = await asyncio.to_thread(
+        _load_chat, user_id, chatbot_id, purpose
+    )
     tools = await _reach_project(user_id, chatbot, policy, supabase_key)
     return ChatSession(user_id=user_id, profile=profile, openrouter_key=openrouter_key, tools=tools)
 
@@ -491,7 +508,8 @@ async def _refuse(
     started = time.perf_counter()
     operation = TOOL_OPERATION.get(tool)
     table = arguments.get("table") if isinstance(arguments.get("table"), str) else None
-    pending = audit.start_event(
+    pending = await asyncio.to_thread(
+        audit.start_event,
         user_id=tools.user_id,
         chatbot_id=tools.chatbot.id,
         conversation_id=tools.conversation_id,
@@ -502,7 +520,8 @@ async def _refuse(
             arguments.get("filters"), log_values=tools.chatbot.log_filter_values
         ),
     )
-    audit_id = audit.finish_event(
+    audit_id = await asyncio.to_thread(
+        audit.finish_event,
         pending,
         outcome="denied",
         rows_affected=None,

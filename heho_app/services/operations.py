@@ -8,6 +8,7 @@ travel as PostgREST parameters built by postgrest-py, so they match literally or
 fail but never widen a query.
 """
 
+import asyncio
 import json
 import logging
 import re
@@ -169,7 +170,8 @@ async def run_tool(ctx: ToolContext, name: str, arguments: object) -> ToolResult
     table = args.get("table") if args is not None else None
     operation = TOOL_OPERATION.get(tool)
     try:
-        pending = audit.start_event(
+        pending = await asyncio.to_thread(
+            audit.start_event,
             user_id=ctx.user_id,
             chatbot_id=ctx.chatbot.id,
             conversation_id=ctx.conversation_id,
@@ -191,7 +193,8 @@ async def run_tool(ctx: ToolContext, name: str, arguments: object) -> ToolResult
         )
     result = await _dispatch(ctx, tool, args, table)
     try:
-        result.audit_id = audit.finish_event(
+        result.audit_id = await asyncio.to_thread(
+            audit.finish_event,
             pending,
             outcome=result.outcome,
             rows_affected=result.count if tool in _WRITE_TOOLS else None,
