@@ -87,7 +87,7 @@ class LocalDeployment:
         assert self.app is not None
         return processes_in_group(self.app.pid)
 
-    def workers_pids(self) -> list[int]:
+    def worker_pids(self) -> list[int]:
         """The backend workers (granian's main process is `reflex run` itself)."""
         assert self.app is not None
         return [pid for pid in self.app_processes() if pid != self.app.pid]
@@ -95,7 +95,7 @@ class LocalDeployment:
     def connections_per_worker(self) -> dict[int, int]:
         """Open TCP connections each worker has accepted (from nginx) on the app's port."""
         accepted = _established_inodes(self.app_port)
-        return {pid: len(_socket_inodes(pid) & accepted) for pid in self.workers_pids()}
+        return {pid: len(_socket_inodes(pid) & accepted) for pid in self.worker_pids()}
 
     def __enter__(self) -> "LocalDeployment":
         return self.start()
