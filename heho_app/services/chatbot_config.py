@@ -39,6 +39,17 @@ from heho_app.services.supabase_link import (
 
 TONES = ("friendly", "professional", "strict")
 THEMES = ("twilight", "sunrise", "ocean", "forest", "grape", "rose", "sky", "candy")
+# The Radix colour each theme paints the chat with (and its swatch in the settings).
+THEME_ACCENTS = {
+    "twilight": "indigo",
+    "sunrise": "orange",
+    "ocean": "cyan",
+    "forest": "grass",
+    "grape": "purple",
+    "rose": "crimson",
+    "sky": "sky",
+    "candy": "pink",
+}
 Tone = Literal["friendly", "professional", "strict"]
 Theme = Literal["twilight", "sunrise", "ocean", "forest", "grape", "rose", "sky", "candy"]
 DEFAULT_MODEL = "openai/gpt-4o-mini"
