@@ -18,9 +18,10 @@ from pydantic import (
     Field,
 )
 
-from heho_app.models import AuditEvent, Chatbot
+from heho_app.models import AuditEvent
 from heho_app.services.api_keys import NewApiKey
-from heho_app.services.chatbots import ROW_CAP_MAX, Grant, Theme, Tone
+from heho_app.services.chatbot_config import ROW_CAP_MAX, ChatbotDetail, Theme, Tone
+from heho_app.services.permissions import TableGrantSpec
 
 TABLE_NAME_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]{0,62}$"
 MODEL_ID_PATTERN = r"^\S+$"
@@ -124,16 +125,17 @@ class RotatedKey(BaseModel):
 
 
 class GrantSchema(RequestModel):
-    """What the chatbot may do on one table: read is on by default, writes are off."""
+    """What the chatbot may do on one table: read is on by default, writes are off.
+
+    Delete needs `confirm_delete: true` beside it, the same opt-in the settings page asks for.
+    """
 
     table: Annotated[str, Field(pattern=TABLE_NAME_PATTERN, examples=["orders"])]
     read: bool = True
     insert: bool = False
     update: bool = False
     delete: bool = False
-
-    def to_grant(self) -> Grant:
-        return Grant(**self.model_dump())
+    confirm_delete: bool = False
 
 
 def _one_per_table(grants: list[GrantSchema]) -> list[GrantSchema]:
@@ -161,6 +163,17 @@ SupabaseUrl = Annotated[
 ]
 
 
+SupabaseKey = Annotated[
+    str,
+    Field(
+        min_length=1,
+        max_length=4096,
+        description="The project's key; stored encrypted, never returned (only its last four).",
+    ),
+    AfterValidator(_storable),
+]
+
+
 class ChatbotCreate(RequestModel):
     name: Name
     goal: Goal = ""
@@ -174,6 +187,7 @@ class ChatbotCreate(RequestModel):
     row_cap: RowCap = 100
     log_filter_values: bool = False
     supabase_url: SupabaseUrl | None = None
+    supabase_key: SupabaseKey | None = None
     grants: Grants = []
 
 
@@ -194,6 +208,7 @@ class ChatbotUpdate(RequestModel):
     row_cap: RowCap = None  # type: ignore[assignment]
     log_filter_values: bool = None  # type: ignore[assignment]
     supabase_url: SupabaseUrl | None = Field(default=None, description="null disconnects.")
+    supabase_key: SupabaseKey = None  # type: ignore[assignment]
     grants: Grants = None  # type: ignore[assignment]
 
 
@@ -219,16 +234,25 @@ class ChatbotOut(BaseModel):
     row_cap: int
     log_filter_values: bool
     supabase_url: str | None
+    supabase_key_last4: str | None
+    connected: bool
     created_at: datetime
     updated_at: datetime
     last_used_at: datetime | None
     grants: list[GrantOut]
 
     @classmethod
-    def of(cls, chatbot: Chatbot, grants: list[Grant]) -> "ChatbotOut":
+    def of(cls, chatbot: ChatbotDetail, grants: list[TableGrantSpec]) -> "ChatbotOut":
         return cls(
-            **chatbot.model_dump(exclude={"user_id"}),
-            grants=[GrantOut(**vars(grant)) for grant in grants],
+            id=chatbot.id,
+            **chatbot.settings.model_dump(),
+            supabase_url=chatbot.supabase_url,
+            supabase_key_last4=chatbot.key_last4,
+            connected=chatbot.connected,
+            created_at=chatbot.created_at,
+            updated_at=chatbot.updated_at,
+            last_used_at=chatbot.last_used_at,
+            grants=[GrantOut(**grant.model_dump(exclude={"confirm_delete"})) for grant in grants],
         )
 
 
