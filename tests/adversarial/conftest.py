@@ -7,6 +7,7 @@ the tally is written to `test-artifacts/adversarial-results.json`, from which
 """
 
 import json
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -42,3 +43,35 @@ def attacks() -> Iterator[AttackTally]:
     yield tally
     if tally.counts:
         tally.write(RESULTS)
+
+
+def known_secrets(stack) -> dict[str, str]:
+    """Every key a leak would matter for: none may ever reach the model."""
+    from tests.conftest import TEST_ENCRYPTION_KEY
+    from tests.fixtures.chat import OPENROUTER_TEST_KEY
+
+    return {
+        "OpenRouter key": OPENROUTER_TEST_KEY,
+        "Supabase service key": stack.service_key,
+        "Supabase anon key": stack.anon_key,
+        "Supabase JWT secret": stack.jwt_secret,
+        "HEHO_SECRET_KEY": os.environ["HEHO_SECRET_KEY"],
+        "encryption key": TEST_ENCRYPTION_KEY,
+        "HEHO_ENCRYPTION_KEYS": os.environ["HEHO_ENCRYPTION_KEYS"],
+    }
+
+
+@pytest.fixture(autouse=True)
+def no_key_reaches_the_model(request, attacks: AttackTally) -> Iterator[None]:
+    """After every test that talked to the local OpenRouter: no key in anything it got."""
+    yield
+    if "fake_openrouter" not in request.fixturenames:
+        return
+    server = request.getfixturevalue("fake_openrouter_server")
+    stack = request.getfixturevalue("local_supabase")
+    received = json.dumps(server.requests())
+    leaked = [name for name, value in known_secrets(stack).items() if value in received]
+    attacks.record(
+        "keys in model requests", got_through=bool(leaked), attempts=len(server.requests())
+    )
+    assert not leaked, f"reached the model: {leaked}"
