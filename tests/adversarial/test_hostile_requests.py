@@ -13,10 +13,16 @@ from concurrent.futures import ThreadPoolExecutor
 from urllib.parse import urlsplit
 
 import httpx
+from sqlmodel import Session, select
 
+from heho_app.models import Chatbot, TableGrant, User
 from heho_app.security import SESSION_COOKIE
+from heho_app.services import audit
+from tests.api.conftest import add_key, bearer
+from tests.api.e2e_helpers import new_key
 from tests.fixtures.accounts import (
     PASSWORD,
+    app_engine,
     browser_like_client,
     create_verified_user,
     csrf_token,
@@ -24,6 +30,7 @@ from tests.fixtures.accounts import (
     unique_email,
 )
 from tests.fixtures.app_server import ACCOUNT_TEST_ENV
+from tests.fixtures.chat import seed_app_chatbot
 
 ACCOUNT_LIMIT = int(ACCOUNT_TEST_ENV["HEHO_LOGIN_LIMIT_ACCOUNT"].split("/")[0])
 
@@ -105,3 +112,61 @@ def test_oversized_or_unsized_auth_bodies_are_refused_unread(running_app, attack
     assert refused == statuses, statuses
     assert fits.status_code == 200
     assert len(live_sessions(running_app, user_id)) == 1
+
+
+def test_another_users_api_key_reaches_nothing_of_theirs(running_app, supabase_stack, attacks):
+    owner_id = create_verified_user(running_app, unique_email("owner"))
+    chatbot_id = seed_app_chatbot(running_app, owner_id, supabase_stack, [{"table": "orders"}])
+    engine = app_engine(running_app.db_url)
+    pending = audit.start_event(
+        user_id=owner_id,
+        chatbot_id=chatbot_id,
+        tool="select_rows",
+        table_name="orders",
+        operation="read",
+        engine=engine,
+    )
+    audit.finish_event(pending, outcome="ok", rows_affected=None, engine=engine)
+    with Session(engine, expire_on_commit=False) as session:
+        owner_key = add_key(session, session.get(User, owner_id))
+    intruder = new_key(engine)
+    url = f"{running_app.url}/api/v1"
+    tries = [
+        ("GET", f"/chatbots/{chatbot_id}", None),
+        (
+            "PATCH",
+            f"/chatbots/{chatbot_id}",
+            {"name": "stolen", "grants": [{"table": "orders", "update": True}]},
+        ),
+        ("DELETE", f"/chatbots/{chatbot_id}", None),
+    ]
+    with httpx.Client(base_url=url, headers=bearer(intruder), timeout=30) as client:
+        answers = [client.request(method, path, json=body) for method, path, body in tries]
+        listed = client.get("/chatbots").json()["data"]
+        audit_page = client.get("/audit", params={"chatbot_id": chatbot_id}).json()["data"]
+        everything = client.get("/audit").json()["data"]
+    with Session(engine) as session:
+        stored = session.get(Chatbot, chatbot_id)
+        grants = session.exec(select(TableGrant).where(TableGrant.chatbot_id == chatbot_id)).all()
+        kept = (stored.name, [(g.table_name, g.can_update) for g in grants])
+    seen = [answer.status_code for answer in answers]
+    leaked = (
+        any(status != 404 for status in seen)
+        or any(bot["id"] == chatbot_id for bot in listed)
+        or bool(audit_page)
+        or any(event.get("chatbot_id") == chatbot_id for event in everything)
+        or kept != ("Shop helper", [("orders", False)])
+    )
+    attacks.record("another user's API key", got_through=leaked, attempts=len(tries) + 3)
+    assert seen == [404, 404, 404]
+    assert all(answer.json()["error"]["code"] == "not_found" for answer in answers)
+    assert chatbot_id not in {bot["id"] for bot in listed}
+    assert audit_page == [] and everything == []
+    assert kept == ("Shop helper", [("orders", False)])
+    # The owner's own key sees both: the refusals above were not a broken set-up.
+    own = httpx.get(f"{url}/chatbots/{chatbot_id}", headers=bearer(owner_key), timeout=30)
+    assert own.status_code == 200
+    own_audit = httpx.get(
+        f"{url}/audit", params={"chatbot_id": chatbot_id}, headers=bearer(owner_key), timeout=30
+    )
+    assert [e["outcome"] for e in own_audit.json()["data"]] == ["ok", "pending"]
