@@ -10,14 +10,17 @@ Origin on the auth routes (tests/test_auth_http.py), body limits on /api/v1/chat
 import json
 import socket
 from concurrent.futures import ThreadPoolExecutor
+from threading import Barrier
 from urllib.parse import urlsplit
 
 import httpx
+from limits.storage import MemoryStorage
 from sqlmodel import Session, select
 
 from heho_app.models import Chatbot, TableGrant, User
 from heho_app.security import SESSION_COOKIE
 from heho_app.services import audit
+from heho_app.services.ratelimit import Limiter, RateLimited
 from tests.api.conftest import add_key, bearer
 from tests.api.e2e_helpers import new_key
 from tests.fixtures.accounts import (
@@ -170,3 +173,23 @@ def test_another_users_api_key_reaches_nothing_of_theirs(running_app, supabase_s
         f"{url}/audit", params={"chatbot_id": chatbot_id}, headers=bearer(owner_key), timeout=30
     )
     assert [e["outcome"] for e in own_audit.json()["data"]] == ["ok", "pending"]
+
+
+def test_concurrent_attempts_never_pass_the_limit(attacks):
+    """The limiter itself: attempts released at the same instant from many threads are
+    counted atomically, so exactly the limit gets through."""
+    limiter = Limiter(MemoryStorage())
+    start = Barrier(48)
+
+    def attempt(_: int) -> bool:
+        start.wait()
+        try:
+            limiter.hit([("5/minute", "login:account", "ada@example.com")])
+        except RateLimited:
+            return False
+        return True
+
+    with ThreadPoolExecutor(max_workers=48) as pool:
+        passed = sum(pool.map(attempt, range(48)))
+    attacks.record("login flood", got_through=passed > 5, attempts=48)
+    assert passed == 5
