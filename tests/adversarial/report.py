@@ -117,7 +117,8 @@ CATEGORIES: dict[str, tuple[str, str, str]] = {
     ),
     "login flood": (
         "anyone",
-        "40 concurrent wrong passwords for one account, then the right one",
+        "40 concurrent wrong passwords for one account over HTTP, then the right one; "
+        "48 attempts released at once on the limiter itself",
         REQUESTS,
     ),
     "another user's API key": (
