@@ -33,6 +33,7 @@ from heho_app.services.operations import (
     ToolResult,
     open_tool_context,
     run_tool,
+    table_usable,
     tool_definitions,
 )
 from heho_app.services.permissions import load_policy
@@ -461,7 +462,7 @@ async def _handle_call(
         except ValueError:
             arguments = None
         operation = TOOL_OPERATION[call.name]
-        if arguments is not None and chat.tools.policy.allows(arguments.get("table"), operation):
+        if arguments is not None and table_usable(chat.tools, arguments, operation):
             if conversation_id is None:
                 yield ToolActivity(
                     call.id,

@@ -163,7 +163,7 @@ async def run_tool(ctx: ToolContext, name: str, arguments: object) -> ToolResult
     if isinstance(arguments, str):
         try:
             arguments = json.loads(arguments) if arguments.strip() else {}
-        except ValueError:
+        except (ValueError, RecursionError):  # RecursionError: nested too deeply
             arguments = None
     args = arguments if isinstance(arguments, dict) else None
     table = args.get("table") if args is not None else None
@@ -314,6 +314,16 @@ def _table(ctx: ToolContext, args: dict, operation: Operation | None) -> TableIn
         if not decision.allowed:
             raise Refusal(decision.reason, "not_granted")
     return ctx.db_schema.tables[name]
+
+
+def table_usable(ctx: ToolContext, arguments: dict, operation: Operation) -> bool:
+    """Whether the gate would let `operation` touch the table named in `arguments`
+    (names and grants only; the rest of the call is checked when it runs)."""
+    try:
+        _table(ctx, arguments, operation)
+    except Refusal:
+        return False
+    return True
 
 
 def _column(table: TableInfo, name: object) -> str:
