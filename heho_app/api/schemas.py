@@ -318,11 +318,11 @@ class AuditPage(BaseModel):
 # The chatbot runs its own tools: clients send no tools and get no tool calls.
 
 
-def _ends_with_user(messages: list[Any]) -> None:
+def _ends_with_user(roles: list[str]) -> None:
     """The turn answers the last message, so it must be the user's."""
-    spoken = [m for m in messages if m.role in ("user", "assistant")]
-    if not spoken or spoken[-1].role != "user":
-        raise ValueError("the last message (system messages aside) must be the user's")
+    spoken = [role for role in roles if role in ("user", "assistant")]
+    if not spoken or spoken[-1] != "user":
+        raise ValueError("the last message with text (system messages aside) must be the user's")
 
 
 class ChatMessage(RequestModel):
@@ -341,7 +341,7 @@ class ChatRequest(RequestModel):
 
     @model_validator(mode="after")
     def _last_is_user(self) -> Self:
-        _ends_with_user(self.messages)
+        _ends_with_user([message.role for message in self.messages])
         return self
 
 
@@ -438,7 +438,7 @@ class ChatCompletionRequest(RequestModel):
 
     @model_validator(mode="after")
     def _last_is_user(self) -> Self:
-        _ends_with_user(self.messages)
+        _ends_with_user([message.role for message in self.messages if message.plain_text])
         return self
 
 
