@@ -127,7 +127,9 @@ def _owned_chatbot(session, user_id: int, chatbot_id: str) -> Chatbot:
     return chatbot
 
 
-async def _reach_project(user_id: int, chatbot: Chatbot, policy, supabase_key: str) -> ToolContext:
+async def _reach_project(
+    user_id: int, chatbot: Chatbot, policy, supabase_key: str, schema_max_age: float = 0
+) -> ToolContext:
     try:
         return await open_tool_context(
             user_id=user_id,
@@ -135,6 +137,7 @@ async def _reach_project(user_id: int, chatbot: Chatbot, policy, supabase_key: s
             supabase_url=chatbot.supabase_url or "",
             supabase_key=supabase_key,
             policy=policy,
+            schema_max_age=schema_max_age,
         )
     except LinkError as error:
         raise AgentSetupError("connection_failed", error.message) from error
@@ -164,8 +167,11 @@ async def open_project(user_id: int, chatbot_id: str, *, purpose: str) -> ToolCo
     return await _reach_project(user_id, chatbot, policy, supabase_key)
 
 
-async def open_chat(user_id: int, chatbot_id: str, *, purpose: str) -> ChatSession:
-    """Load a chatbot the user owns, decrypt its keys (logged) and reach its project."""
+async def open_chat(
+    user_id: int, chatbot_id: str, *, purpose: str, schema_max_age: float = 0
+) -> ChatSession:
+    """Load a chatbot the user owns, decrypt its keys (logged) and reach its project
+    (its schema may be one discovered less than `schema_max_age` seconds ago)."""
     with session_scope() as session:
         chatbot = _owned_chatbot(session, user_id, chatbot_id)
         openrouter = find_credential(session, user_id=user_id, kind=OPENROUTER)
@@ -179,7 +185,7 @@ async def open_chat(user_id: int, chatbot_id: str, *, purpose: str) -> ChatSessi
         chatbot.last_used_at = utcnow()
         session.add(chatbot)
         profile = ChatbotProfile.of(chatbot)
-    tools = await _reach_project(user_id, chatbot, policy, supabase_key)
+    tools = await _reach_project(user_id, chatbot, policy, supabase_key, schema_max_age)
     return ChatSession(user_id=user_id, profile=profile, openrouter_key=openrouter_key, tools=tools)
 
 

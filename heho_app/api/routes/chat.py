@@ -59,6 +59,9 @@ completions_router = APIRouter(prefix=API_PREFIX, tags=["chat"])
 T = TypeVar("T")
 
 PURPOSE = "REST API chat"
+# Every request opens its chatbot anew; PostgREST's description of the project is
+# reused this long (the grants are not: they are read for every request).
+SCHEMA_MAX_AGE = 30.0
 CLIENT_CLOSED = 499  # nginx's "client closed request", for the access log only
 SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
 KEY_REFUSED = (
@@ -106,7 +109,9 @@ async def _open(
     key: CurrentKey, chatbot_id: str, *, not_found_code: str = "not_found"
 ) -> ChatSession:
     try:
-        return await open_chat(key.user_id, chatbot_id, purpose=PURPOSE)
+        return await open_chat(
+            key.user_id, chatbot_id, purpose=PURPOSE, schema_max_age=SCHEMA_MAX_AGE
+        )
     except AgentSetupError as error:
         status, message = SETUP_ERRORS.get(error.code, (409, None))
         code = not_found_code if status == 404 else error.code
