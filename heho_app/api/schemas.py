@@ -7,7 +7,7 @@ HeHo: no key hashes, no ciphertexts, no third-party keys.
 import json
 import re
 from datetime import UTC, datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, Self
 
 from pydantic import (
     AfterValidator,
@@ -16,6 +16,7 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     Field,
+    model_validator,
 )
 
 from heho_app.models import AuditEvent
@@ -335,10 +336,17 @@ class AuditPage(BaseModel):
     has_more: bool
 
 
-# --- chat (the routes come with the chat agent) ---------------------------------
+# --- chat -----------------------------------------------------------------------
 # `POST /api/v1/chat` speaks HeHo's own shape; `POST /api/v1/chat/completions`
 # speaks OpenAI's (model = chatbot id), so that any OpenAI SDK can call a chatbot.
 # The chatbot runs its own tools: clients send no tools and get no tool calls.
+
+
+def _ends_with_user(roles: list[str]) -> None:
+    """The turn answers the last message, so it must be the user's."""
+    spoken = [role for role in roles if role in ("user", "assistant")]
+    if not spoken or spoken[-1] != "user":
+        raise ValueError("the last message with text (system messages aside) must be the user's")
 
 
 class ChatMessage(RequestModel):
@@ -347,10 +355,18 @@ class ChatMessage(RequestModel):
 
 
 class ChatRequest(RequestModel):
+    """`messages[-1]` is the user's message to answer; `history` then the earlier
+    `messages` are the conversation so far. Nothing is stored in your project."""
+
     chatbot_id: Annotated[str, Field(pattern=CHATBOT_ID_PATTERN)]
     messages: Annotated[list[ChatMessage], Field(min_length=1, max_length=100)]
     history: Annotated[list[ChatMessage], Field(max_length=500)] = []
     stream: bool = Field(default=False, description="true: answer as server-sent events.")
+
+    @model_validator(mode="after")
+    def _last_is_user(self) -> Self:
+        _ends_with_user([message.role for message in self.messages])
+        return self
 
 
 class ChatUsage(BaseModel):
@@ -359,10 +375,45 @@ class ChatUsage(BaseModel):
     total_tokens: int
 
 
+class ToolActivityOut(BaseModel):
+    """One tool call the chatbot made inside HeHo: what, on which table, and how it went.
+    Rows never appear here; the answer says what the chatbot chose to tell."""
+
+    name: str = Field(examples=["select_rows"])
+    table: str = Field(examples=["orders"])
+    outcome: Literal["ok", "denied", "failed"]
+    count: int | None = Field(description="Rows read or changed, when the call ran.")
+    reason: str = Field(description="Why the call was refused or failed; empty when ok.")
+
+
+class ChatErrorOut(BaseModel):
+    code: str = Field(examples=["upstream_key_refused"])
+    message: str
+
+
 class ChatReply(BaseModel):
+    """The answer to one turn; a turn that failed says so in `status` and `error`
+    and keeps what was done before (partial text, tool calls that ran)."""
+
     chatbot_id: str
-    message: ChatMessage
+    status: Literal["complete", "failed", "interrupted"]
+    content: str
+    tool_calls: list[ToolActivityOut]
     usage: ChatUsage | None = None
+    error: ChatErrorOut | None = None
+
+
+class OpenAIErrorBody(BaseModel):
+    message: str
+    type: str = Field(examples=["invalid_request_error"])
+    param: str | None
+    code: str | None
+
+
+class OpenAIErrorResponse(BaseModel):
+    """OpenAI's error shape, which its SDKs turn into exceptions."""
+
+    error: OpenAIErrorBody
 
 
 class OpenAITextPart(RequestModel):
@@ -375,13 +426,26 @@ class OpenAIMessage(RequestModel):
     content: text(max_length=100_000) | list[OpenAITextPart] | None = None  # type: ignore[valid-type]
     name: Annotated[str, Field(max_length=64)] | None = None
 
+    @property
+    def plain_text(self) -> str:
+        if isinstance(self.content, list):
+            return "\n".join(part.text for part in self.content)
+        return self.content or ""
+
 
 class OpenAIStreamOptions(RequestModel):
     include_usage: bool = False
 
 
 class ChatCompletionRequest(RequestModel):
-    """The part of OpenAI's chat completion request that a HeHo chatbot honours."""
+    """The part of OpenAI's chat completion request that a HeHo chatbot honours.
+
+    System and developer messages are appended to HeHo's own system prompt as the
+    caller's instructions (they cannot widen the chatbot's grants); the last
+    user message is answered, the earlier user and assistant messages are its history.
+    `temperature` (else the chatbot's own), `top_p`, `max_tokens`, `stop`, `seed` and
+    `user` are passed to the model for every step of the turn.
+    """
 
     model: Annotated[str, Field(pattern=CHATBOT_ID_PATTERN, description="The chatbot's id.")]
     messages: Annotated[list[OpenAIMessage], Field(min_length=1, max_length=500)]
@@ -395,6 +459,11 @@ class ChatCompletionRequest(RequestModel):
     n: Literal[1] | None = None
     seed: int | None = None
     user: Annotated[str, Field(max_length=256)] | None = None
+
+    @model_validator(mode="after")
+    def _last_is_user(self) -> Self:
+        _ends_with_user([message.role for message in self.messages if message.plain_text])
+        return self
 
 
 class CompletionMessage(BaseModel):

@@ -31,6 +31,7 @@ from heho_app.services.supabase_link import (
     TableInfo,
     discover_schema,
     normalise_url,
+    remembered_schema,
 )
 
 logger = logging.getLogger(__name__)
@@ -656,9 +657,15 @@ async def open_tool_context(
     supabase_key: str,
     policy: Policy,
     conversation_id: str | None = None,
+    schema_max_age: float = 0,
 ) -> ToolContext:
-    """Discover the project's schema and build the context; raises LinkError if it cannot."""
-    db_schema = await discover_schema(supabase_url, supabase_key)
+    """Discover the project's schema (or reuse one younger than `schema_max_age`
+    seconds) and build the context; raises LinkError if it cannot."""
+    db_schema = (
+        await remembered_schema(supabase_url, supabase_key, max_age=schema_max_age)
+        if schema_max_age > 0
+        else await discover_schema(supabase_url, supabase_key)
+    )
     return ToolContext(
         user_id=user_id,
         chatbot=chatbot if isinstance(chatbot, ChatbotLimits) else ChatbotLimits.of(chatbot),
