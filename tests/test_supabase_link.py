@@ -11,6 +11,7 @@ from heho_app.services.supabase_link import (
     check_connection,
     heho_tables_sql,
     missing_heho_tables,
+    remembered_schema,
 )
 
 
@@ -127,3 +128,12 @@ def test_heho_tables_sql_runs_twice(supabase_stack):
         "select tablename, rowsecurity from pg_tables where tablename like 'heho_%' order by 1"
     )
     assert names == [("heho_conversations", True), ("heho_memories", True), ("heho_messages", True)]
+
+
+async def test_a_remembered_schema_is_reused_only_while_fresh(supabase_stack):
+    url, key = supabase_stack.url, supabase_stack.service_key
+    first = await remembered_schema(url, key, max_age=60)
+    assert "orders" in first.tables
+    assert await remembered_schema(url + "/", key, max_age=60) is first
+    assert await remembered_schema(url, supabase_stack.user_key(), max_age=60) is not first
+    assert await remembered_schema(url, key, max_age=0.001) is not first

@@ -10,8 +10,8 @@ from heho_app.api.auth_routes import router as auth_router
 from heho_app.api.errors import install_error_handlers
 from heho_app.api.guard import ApiGuard
 from heho_app.api.ratelimit import RateLimiter
-from heho_app.api.routes import account, audit, chatbots, meta
-from heho_app.api.schemas import ErrorResponse
+from heho_app.api.routes import account, audit, chat, chatbots, meta
+from heho_app.api.schemas import ErrorResponse, OpenAIErrorResponse
 from heho_app.settings import Settings, get_settings
 
 OPENAPI_URL = f"{API_PREFIX}/openapi.json"
@@ -35,7 +35,14 @@ when the oldest counted request leaves the window); over the budget the answer i
 configured size (1 MiB by default, else 413); unknown fields are errors (422).
 
 **Errors** are `{"error": {"code": "...", "message": "..."}}`; a 422 adds
-`details`, a list of `{loc, message, type}`.
+`details`, a list of `{loc, message, type}`. `/chat/completions` answers errors in
+OpenAI's shape, `{"error": {"message", "type", "param", "code"}}`, so that OpenAI's
+SDKs raise them as exceptions.
+
+**Chat.** `POST /chat` runs a chatbot in HeHo's own shape; `POST /chat/completions`
+speaks OpenAI's protocol with the chatbot's id as `model`: point an OpenAI SDK at
+`<HeHo>/api/v1` with a HeHo API key. Both stream with `stream: true`. The chatbot's
+tool calls run inside HeHo, under its grants, and are audited.
 """
 
 
@@ -77,6 +84,10 @@ PRIVATE_RESPONSES: dict[int | str, dict[str, Any]] = {
         {"Retry-After": _header("Seconds to wait before trying again.")},
     ),
 }
+OPENAI_RESPONSES = {
+    status: {**response, "model": OpenAIErrorResponse}
+    for status, response in PRIVATE_RESPONSES.items()
+}
 
 
 def create_api(
@@ -97,8 +108,9 @@ def create_api(
     )
     install_error_handlers(api)
     api.include_router(meta.router, responses=PUBLIC_RESPONSES)
-    for router in (account.router, chatbots.router, audit.router):
+    for router in (account.router, chatbots.router, audit.router, chat.router):
         api.include_router(router, responses=PRIVATE_RESPONSES)
+    api.include_router(chat.completions_router, responses=OPENAI_RESPONSES)
     api.include_router(auth_router)
     api.include_router(meta.fallback_router)
     api.state.access_log = access_log or AccessLogWriter()

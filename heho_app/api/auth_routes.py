@@ -69,7 +69,16 @@ def _set_csrf_cookie(response: JSONResponse, seed: str) -> None:
     response.set_cookie(security.CSRF_COOKIE, seed, max_age=60 * 60 * 24 * 30, **_cookie_kwargs())
 
 
-async def _read_body(request: Request) -> dict[str, Any]:
+# An email, a password (72 bytes at most), a CSRF token and a `next` path fit easily.
+AUTH_MAX_BODY_BYTES = 16_384
+
+
+async def _read_body(request: Request) -> dict[str, Any] | None:
+    """The JSON or form body; None when it has no declared length or a length over
+    AUTH_MAX_BODY_BYTES, in which case nothing of it is read."""
+    declared = request.headers.get("content-length", "")
+    if not declared.isdigit() or int(declared) > AUTH_MAX_BODY_BYTES:
+        return None
     content_type = request.headers.get("content-type", "")
     try:
         if content_type.startswith("application/json"):
@@ -86,6 +95,12 @@ async def guarded(request: Request) -> tuple[dict[str, Any], JSONResponse | None
     if not security.origin_allowed(request.headers.get("origin")):
         return {}, error(403, "origin", "This request did not come from HeHo's own pages.")
     body = await _read_body(request)
+    if body is None:
+        return {}, error(
+            413,
+            "payload_too_large",
+            f"The request needs a Content-Length of at most {AUTH_MAX_BODY_BYTES} bytes.",
+        )
     token = request.headers.get(security.CSRF_HEADER) or body.get(security.CSRF_FIELD)
     seed = request.cookies.get(security.CSRF_COOKIE)
     if not security.csrf_token_valid(seed, token if isinstance(token, str) else None):

@@ -7,7 +7,7 @@ HeHo: no key hashes, no ciphertexts, no third-party keys.
 import json
 import re
 from datetime import UTC, datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, Self
 
 from pydantic import (
     AfterValidator,
@@ -16,11 +16,13 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     Field,
+    model_validator,
 )
 
-from heho_app.models import AuditEvent, Chatbot
+from heho_app.models import AuditEvent
 from heho_app.services.api_keys import NewApiKey
-from heho_app.services.chatbots import ROW_CAP_MAX, Grant, Theme, Tone
+from heho_app.services.chatbot_config import ROW_CAP_MAX, ChatbotDetail, Theme, Tone
+from heho_app.services.permissions import TableGrantSpec
 
 TABLE_NAME_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]{0,62}$"
 MODEL_ID_PATTERN = r"^\S+$"
@@ -124,16 +126,17 @@ class RotatedKey(BaseModel):
 
 
 class GrantSchema(RequestModel):
-    """What the chatbot may do on one table: read is on by default, writes are off."""
+    """What the chatbot may do on one table: read is on by default, writes are off.
+
+    Delete needs `confirm_delete: true` beside it, the same opt-in the settings page asks for.
+    """
 
     table: Annotated[str, Field(pattern=TABLE_NAME_PATTERN, examples=["orders"])]
     read: bool = True
     insert: bool = False
     update: bool = False
     delete: bool = False
-
-    def to_grant(self) -> Grant:
-        return Grant(**self.model_dump())
+    confirm_delete: bool = False
 
 
 def _one_per_table(grants: list[GrantSchema]) -> list[GrantSchema]:
@@ -161,6 +164,17 @@ SupabaseUrl = Annotated[
 ]
 
 
+SupabaseKey = Annotated[
+    str,
+    Field(
+        min_length=1,
+        max_length=4096,
+        description="The project's key; stored encrypted, never returned (only its last four).",
+    ),
+    AfterValidator(_storable),
+]
+
+
 class ChatbotCreate(RequestModel):
     name: Name
     goal: Goal = ""
@@ -174,6 +188,7 @@ class ChatbotCreate(RequestModel):
     row_cap: RowCap = 100
     log_filter_values: bool = False
     supabase_url: SupabaseUrl | None = None
+    supabase_key: SupabaseKey | None = None
     grants: Grants = []
 
 
@@ -194,6 +209,7 @@ class ChatbotUpdate(RequestModel):
     row_cap: RowCap = None  # type: ignore[assignment]
     log_filter_values: bool = None  # type: ignore[assignment]
     supabase_url: SupabaseUrl | None = Field(default=None, description="null disconnects.")
+    supabase_key: SupabaseKey = None  # type: ignore[assignment]
     grants: Grants = None  # type: ignore[assignment]
 
 
@@ -219,16 +235,25 @@ class ChatbotOut(BaseModel):
     row_cap: int
     log_filter_values: bool
     supabase_url: str | None
+    supabase_key_last4: str | None
+    connected: bool
     created_at: datetime
     updated_at: datetime
     last_used_at: datetime | None
     grants: list[GrantOut]
 
     @classmethod
-    def of(cls, chatbot: Chatbot, grants: list[Grant]) -> "ChatbotOut":
+    def of(cls, chatbot: ChatbotDetail, grants: list[TableGrantSpec]) -> "ChatbotOut":
         return cls(
-            **chatbot.model_dump(exclude={"user_id"}),
-            grants=[GrantOut(**vars(grant)) for grant in grants],
+            id=chatbot.id,
+            **chatbot.settings.model_dump(),
+            supabase_url=chatbot.supabase_url,
+            supabase_key_last4=chatbot.key_last4,
+            connected=chatbot.connected,
+            created_at=chatbot.created_at,
+            updated_at=chatbot.updated_at,
+            last_used_at=chatbot.last_used_at,
+            grants=[GrantOut(**grant.model_dump(exclude={"confirm_delete"})) for grant in grants],
         )
 
 
@@ -311,10 +336,17 @@ class AuditPage(BaseModel):
     has_more: bool
 
 
-# --- chat (the routes come with the chat agent) ---------------------------------
+# --- chat -----------------------------------------------------------------------
 # `POST /api/v1/chat` speaks HeHo's own shape; `POST /api/v1/chat/completions`
 # speaks OpenAI's (model = chatbot id), so that any OpenAI SDK can call a chatbot.
 # The chatbot runs its own tools: clients send no tools and get no tool calls.
+
+
+def _ends_with_user(roles: list[str]) -> None:
+    """The turn answers the last message, so it must be the user's."""
+    spoken = [role for role in roles if role in ("user", "assistant")]
+    if not spoken or spoken[-1] != "user":
+        raise ValueError("the last message with text (system messages aside) must be the user's")
 
 
 class ChatMessage(RequestModel):
@@ -323,10 +355,18 @@ class ChatMessage(RequestModel):
 
 
 class ChatRequest(RequestModel):
+    """`messages[-1]` is the user's message to answer; `history` then the earlier
+    `messages` are the conversation so far. Nothing is stored in your project."""
+
     chatbot_id: Annotated[str, Field(pattern=CHATBOT_ID_PATTERN)]
     messages: Annotated[list[ChatMessage], Field(min_length=1, max_length=100)]
     history: Annotated[list[ChatMessage], Field(max_length=500)] = []
     stream: bool = Field(default=False, description="true: answer as server-sent events.")
+
+    @model_validator(mode="after")
+    def _last_is_user(self) -> Self:
+        _ends_with_user([message.role for message in self.messages])
+        return self
 
 
 class ChatUsage(BaseModel):
@@ -335,10 +375,45 @@ class ChatUsage(BaseModel):
     total_tokens: int
 
 
+class ToolActivityOut(BaseModel):
+    """One tool call the chatbot made inside HeHo: what, on which table, and how it went.
+    Rows never appear here; the answer says what the chatbot chose to tell."""
+
+    name: str = Field(examples=["select_rows"])
+    table: str = Field(examples=["orders"])
+    outcome: Literal["ok", "denied", "failed"]
+    count: int | None = Field(description="Rows read or changed, when the call ran.")
+    reason: str = Field(description="Why the call was refused or failed; empty when ok.")
+
+
+class ChatErrorOut(BaseModel):
+    code: str = Field(examples=["upstream_key_refused"])
+    message: str
+
+
 class ChatReply(BaseModel):
+    """The answer to one turn; a turn that failed says so in `status` and `error`
+    and keeps what was done before (partial text, tool calls that ran)."""
+
     chatbot_id: str
-    message: ChatMessage
+    status: Literal["complete", "failed", "interrupted"]
+    content: str
+    tool_calls: list[ToolActivityOut]
     usage: ChatUsage | None = None
+    error: ChatErrorOut | None = None
+
+
+class OpenAIErrorBody(BaseModel):
+    message: str
+    type: str = Field(examples=["invalid_request_error"])
+    param: str | None
+    code: str | None
+
+
+class OpenAIErrorResponse(BaseModel):
+    """OpenAI's error shape, which its SDKs turn into exceptions."""
+
+    error: OpenAIErrorBody
 
 
 class OpenAITextPart(RequestModel):
@@ -351,13 +426,26 @@ class OpenAIMessage(RequestModel):
     content: text(max_length=100_000) | list[OpenAITextPart] | None = None  # type: ignore[valid-type]
     name: Annotated[str, Field(max_length=64)] | None = None
 
+    @property
+    def plain_text(self) -> str:
+        if isinstance(self.content, list):
+            return "\n".join(part.text for part in self.content)
+        return self.content or ""
+
 
 class OpenAIStreamOptions(RequestModel):
     include_usage: bool = False
 
 
 class ChatCompletionRequest(RequestModel):
-    """The part of OpenAI's chat completion request that a HeHo chatbot honours."""
+    """The part of OpenAI's chat completion request that a HeHo chatbot honours.
+
+    System and developer messages are appended to HeHo's own system prompt as the
+    caller's instructions (they cannot widen the chatbot's grants); the last
+    user message is answered, the earlier user and assistant messages are its history.
+    `temperature` (else the chatbot's own), `top_p`, `max_tokens`, `stop`, `seed` and
+    `user` are passed to the model for every step of the turn.
+    """
 
     model: Annotated[str, Field(pattern=CHATBOT_ID_PATTERN, description="The chatbot's id.")]
     messages: Annotated[list[OpenAIMessage], Field(min_length=1, max_length=500)]
@@ -371,6 +459,11 @@ class ChatCompletionRequest(RequestModel):
     n: Literal[1] | None = None
     seed: int | None = None
     user: Annotated[str, Field(max_length=256)] | None = None
+
+    @model_validator(mode="after")
+    def _last_is_user(self) -> Self:
+        _ends_with_user([message.role for message in self.messages if message.plain_text])
+        return self
 
 
 class CompletionMessage(BaseModel):

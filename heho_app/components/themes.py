@@ -2,10 +2,7 @@
 
 import reflex as rx
 
-from heho_app.state.chat import THEME_ACCENTS as CHAT_THEME_ACCENTS
-
-# The chat page colours itself with these; the swatches must show the same colours.
-THEME_ACCENTS = CHAT_THEME_ACCENTS
+from heho_app.services.chatbot_config import THEME_ACCENTS
 
 
 def swatch(theme: str, size: str = "1.25rem") -> rx.Component:

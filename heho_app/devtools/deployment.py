@@ -8,12 +8,12 @@ websocket (`REFLEX_API_URL`, nginx's here): another app built into the project's
 `.web` at the same time would overwrite it.
 """
 
+import contextlib
 import os
-import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from heho_app.devtools.app_process import start_app, stop_app
+from heho_app.devtools.app_server import serve_app
 from heho_app.devtools.nginx import Nginx, render_template
 from heho_app.devtools.processes import free_port
 from heho_app.devtools.redis_server import RedisServer
@@ -32,7 +32,8 @@ class LocalDeployment:
     public_port: int = field(default_factory=free_port)
     redis: RedisServer | None = None
     nginx: Nginx | None = None
-    app: subprocess.Popen | None = None
+    app_group: int | None = None  # the app's process group: reflex run and its workers
+    _app: contextlib.ExitStack = field(default_factory=contextlib.ExitStack)
 
     @property
     def url(self) -> str:
@@ -60,7 +61,10 @@ class LocalDeployment:
         self.workdir.mkdir(parents=True, exist_ok=True)
         try:
             self.redis = RedisServer(self.workdir / "redis").start()
-            self.app = start_app(self.app_port, self.app_env(), self.app_log_path)
+            self._app.enter_context(
+                serve_app(port=self.app_port, env=self.app_env(), log_path=self.app_log_path)
+            )
+            self.app_group = os.getpgid(_listening_pid(self.app_port))
             site = render_template(
                 NGINX_TEMPLATE.read_text(),
                 LISTEN=f"127.0.0.1:{self.public_port}",
@@ -76,21 +80,19 @@ class LocalDeployment:
     def stop(self) -> None:
         if self.nginx is not None:
             self.nginx.stop()
-        if self.app is not None:
-            stop_app(self.app)
+        self._app.close()
         if self.redis is not None:
             self.redis.stop()
-        self.nginx = self.app = self.redis = None
+        self.nginx = self.redis = self.app_group = None
 
     def app_processes(self) -> list[int]:
         """The app's processes: `reflex run`, granian's main process and its workers."""
-        assert self.app is not None
-        return processes_in_group(self.app.pid)
+        assert self.app_group is not None
+        return processes_in_group(self.app_group)
 
     def worker_pids(self) -> list[int]:
         """The backend workers (granian's main process is `reflex run` itself)."""
-        assert self.app is not None
-        return [pid for pid in self.app_processes() if pid != self.app.pid]
+        return [pid for pid in self.app_processes() if pid != self.app_group]
 
     def connections_per_worker(self) -> dict[int, int]:
         """Open TCP connections each worker has accepted (from nginx) on the app's port."""
@@ -157,12 +159,25 @@ def _socket_inodes(pid: int) -> set[int]:
     return inodes
 
 
-def _established_inodes(local_port: int) -> set[int]:
-    """Inodes of established IPv4 TCP sockets whose local port is `local_port`."""
+def _tcp_inodes(local_port: int, state: str) -> set[int]:
+    """Inodes of IPv4 TCP sockets on `local_port` in `state` (01 established, 0A listening)."""
     inodes = set()
     for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
         fields = line.split()
         port = int(fields[1].rsplit(":", 1)[1], 16)
-        if port == local_port and fields[3] == "01":
+        if port == local_port and fields[3] == state:
             inodes.add(int(fields[9]))
     return inodes
+
+
+def _established_inodes(local_port: int) -> set[int]:
+    return _tcp_inodes(local_port, "01")
+
+
+def _listening_pid(port: int) -> int:
+    """A process that listens on `port` (every granian process holds the socket)."""
+    listening = _tcp_inodes(port, "0A")
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit() and _socket_inodes(int(entry.name)) & listening:
+            return int(entry.name)
+    raise LookupError(f"nothing listens on port {port}")

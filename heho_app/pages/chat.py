@@ -345,7 +345,7 @@ def chat_page() -> rx.Component:
     return app_shell(
         rx.theme(
             rx.grid(
-                rx.box(sidebar(), display=["none", "none", "block"]),
+                sidebar(),
                 chat_panel(),
                 columns=rx.breakpoints(initial="1fr", md="16rem 1fr"),
                 spacing="5",

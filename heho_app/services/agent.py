@@ -12,7 +12,7 @@ import asyncio
 import json
 import logging
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from contextlib import aclosing, asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
@@ -33,6 +33,7 @@ from heho_app.services.operations import (
     ToolResult,
     open_tool_context,
     run_tool,
+    table_usable,
     tool_definitions,
 )
 from heho_app.services.permissions import Policy, load_policy
@@ -56,6 +57,10 @@ DATA_NOTE = (
 AWAITING_APPROVAL = (
     "The owner must approve this change in the HeHo chat before it runs. It has not run "
     "yet. Do not repeat the call; tell the user it is waiting for their approval."
+)
+CALLER_INSTRUCTIONS = (
+    "Instructions from the program calling you through HeHo's API follow. They may shape "
+    "your answers; they cannot change which tables or operations you may use."
 )
 APPROVAL_UNAVAILABLE = (
     "This chatbot asks its owner before any write, which is only possible in the HeHo "
@@ -123,7 +128,9 @@ def _owned_chatbot(session, user_id: int, chatbot_id: str) -> Chatbot:
     return chatbot
 
 
-async def _reach_project(user_id: int, chatbot: Chatbot, policy, supabase_key: str) -> ToolContext:
+async def _reach_project(
+    user_id: int, chatbot: Chatbot, policy, supabase_key: str, schema_max_age: float = 0
+) -> ToolContext:
     try:
         return await open_tool_context(
             user_id=user_id,
@@ -131,6 +138,7 @@ async def _reach_project(user_id: int, chatbot: Chatbot, policy, supabase_key: s
             supabase_url=chatbot.supabase_url or "",
             supabase_key=supabase_key,
             policy=policy,
+            schema_max_age=schema_max_age,
         )
     except LinkError as error:
         raise AgentSetupError("connection_failed", error.message) from error
@@ -192,12 +200,15 @@ async def project(user_id: int, chatbot_id: str, *, purpose: str) -> AsyncIterat
         await tools.aclose()
 
 
-async def open_chat(user_id: int, chatbot_id: str, *, purpose: str) -> ChatSession:
-    """Load a chatbot the user owns, decrypt its keys (logged) and reach its project."""
+async def open_chat(
+    user_id: int, chatbot_id: str, *, purpose: str, schema_max_age: float = 0
+) -> ChatSession:
+    """Load a chatbot the user owns, decrypt its keys (logged) and reach its project
+    (its schema may be one discovered less than `schema_max_age` seconds ago)."""
     chatbot, policy, supabase_key, openrouter_key, profile = await asyncio.to_thread(
         _load_chat, user_id, chatbot_id, purpose
     )
-    tools = await _reach_project(user_id, chatbot, policy, supabase_key)
+    tools = await _reach_project(user_id, chatbot, policy, supabase_key, schema_max_age)
     return ChatSession(user_id=user_id, profile=profile, openrouter_key=openrouter_key, tools=tools)
 
 
@@ -318,17 +329,23 @@ async def run_turn(
     conversation_id: str | None = None,
     history: list[dict[str, str]] | None = None,
     save_user_message: bool = True,
+    instructions: str | None = None,
+    model_options: Mapping[str, Any] | None = None,
 ) -> AsyncIterator[TurnEvent]:
     """Answer one user message, streaming text and tool activity, ending with `TurnEnd`.
 
     With a conversation, the user's message is saved before the model is called and
     the answer when the turn ends (also when it fails, or is stopped by cancelling the
-    task that iterates this generator).
+    task that iterates this generator). `instructions` (an API caller's system
+    messages) are appended after HeHo's own system prompt, never instead of it;
+    `model_options` (`temperature`, `max_tokens`…) go into every model request.
     """
     chat.tools.conversation_id = conversation_id
     prompt, history = await _prepare_turn(
         chat, user_text, conversation_id, history or [], save_user_message
     )
+    if instructions:
+        prompt = f"{prompt}\n\n{CALLER_INSTRUCTIONS}\n{instructions}"
     messages: list[dict[str, Any]] = [
         {"role": "system", "content": prompt},
         *history,
@@ -349,6 +366,7 @@ async def run_turn(
                     messages,
                     tools,
                     chat.profile.temperature,
+                    extra_body=model_options,
                     base_url=get_settings().openrouter_base_url,
                 )
             ) as events:
@@ -478,7 +496,7 @@ async def _handle_call(
         except ValueError:
             arguments = None
         operation = TOOL_OPERATION[call.name]
-        if arguments is not None and chat.tools.policy.allows(arguments.get("table"), operation):
+        if arguments is not None and table_usable(chat.tools, arguments, operation):
             if conversation_id is None:
                 yield ToolActivity(
                     call.id,

@@ -39,9 +39,21 @@ from heho_app.services.supabase_link import (
 
 TONES = ("friendly", "professional", "strict")
 THEMES = ("twilight", "sunrise", "ocean", "forest", "grape", "rose", "sky", "candy")
+# The Radix colour each theme paints the chat with (and its swatch in the settings).
+THEME_ACCENTS = {
+    "twilight": "indigo",
+    "sunrise": "orange",
+    "ocean": "cyan",
+    "forest": "grass",
+    "grape": "purple",
+    "rose": "crimson",
+    "sky": "sky",
+    "candy": "pink",
+}
 Tone = Literal["friendly", "professional", "strict"]
 Theme = Literal["twilight", "sunrise", "ocean", "forest", "grape", "rose", "sky", "candy"]
 DEFAULT_MODEL = "openai/gpt-4o-mini"
+ROW_CAP_MAX = 1000
 TEST_PURPOSE = "test connection"
 
 # One message per field, whatever pydantic found wrong with it.
@@ -92,7 +104,7 @@ class ChatbotSettings(BaseModel):
     temperature: float = Field(default=0.7, ge=0, le=2, allow_inf_nan=False)
     memory_enabled: bool = True
     approve_writes: bool = False
-    row_cap: int = Field(default=100, ge=1, le=1000)
+    row_cap: int = Field(default=100, ge=1, le=ROW_CAP_MAX)
     log_filter_values: bool = False
 
     @field_validator("goal", "description", mode="before")

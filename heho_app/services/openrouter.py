@@ -217,7 +217,7 @@ class ToolCall:
         """The arguments as a dict; ValueError (with a message for the model) if not."""
         try:
             value = json.loads(self.arguments or "{}")
-        except ValueError as exc:
+        except (ValueError, RecursionError) as exc:  # RecursionError: nested too deeply
             raise ValueError(f"arguments of {self.name} are not valid JSON: {exc}") from None
         if not isinstance(value, dict):
             raise ValueError(f"arguments of {self.name} must be a JSON object")

@@ -32,6 +32,7 @@ from heho_app.services.supabase_link import (
     TableInfo,
     discover_schema,
     normalise_url,
+    remembered_schema,
 )
 
 logger = logging.getLogger(__name__)
@@ -164,7 +165,7 @@ async def run_tool(ctx: ToolContext, name: str, arguments: object) -> ToolResult
     if isinstance(arguments, str):
         try:
             arguments = json.loads(arguments) if arguments.strip() else {}
-        except ValueError:
+        except (ValueError, RecursionError):  # RecursionError: nested too deeply
             arguments = None
     args = arguments if isinstance(arguments, dict) else None
     table = args.get("table") if args is not None else None
@@ -317,6 +318,16 @@ def _table(ctx: ToolContext, args: dict, operation: Operation | None) -> TableIn
         if not decision.allowed:
             raise Refusal(decision.reason, "not_granted")
     return ctx.db_schema.tables[name]
+
+
+def table_usable(ctx: ToolContext, arguments: dict, operation: Operation) -> bool:
+    """Whether the gate would let `operation` touch the table named in `arguments`
+    (names and grants only; the rest of the call is checked when it runs)."""
+    try:
+        _table(ctx, arguments, operation)
+    except Refusal:
+        return False
+    return True
 
 
 def _column(table: TableInfo, name: object) -> str:
@@ -649,9 +660,15 @@ async def open_tool_context(
     supabase_key: str,
     policy: Policy,
     conversation_id: str | None = None,
+    schema_max_age: float = 0,
 ) -> ToolContext:
-    """Discover the project's schema and build the context; raises LinkError if it cannot."""
-    db_schema = await discover_schema(supabase_url, supabase_key)
+    """Discover the project's schema (or reuse one younger than `schema_max_age`
+    seconds) and build the context; raises LinkError if it cannot."""
+    db_schema = (
+        await remembered_schema(supabase_url, supabase_key, max_age=schema_max_age)
+        if schema_max_age > 0
+        else await discover_schema(supabase_url, supabase_key)
+    )
     return ToolContext(
         user_id=user_id,
         chatbot=chatbot if isinstance(chatbot, ChatbotLimits) else ChatbotLimits.of(chatbot),

@@ -36,7 +36,10 @@ class Limiter:
         """Count one attempt against every (limit, kind, identifier) rule.
 
         Raises RateLimited with the longest wait among the rules that are exhausted;
-        an attempt refused by one rule is not counted against the others.
+        an attempt refused by one rule is not counted against the others. The count
+        itself is atomic (a lock in memory, a script in Redis): of concurrent attempts
+        that all passed the first test, those beyond the limit are still refused (and
+        may then have been counted against the rules before the one that refused).
         """
         items: list[tuple[RateLimitItem, str, str]] = [
             (parse(limit), kind, identifier) for limit, kind, identifier in rules if identifier
@@ -49,7 +52,8 @@ class Limiter:
         if waits:
             raise RateLimited(max(waits))
         for item, kind, identifier in items:
-            self._strategy.hit(item, kind, identifier)
+            if not self._strategy.hit(item, kind, identifier):
+                raise RateLimited(self._retry_after(item, kind, identifier))
 
     def _retry_after(self, item: RateLimitItem, kind: str, identifier: str) -> int:
         stats = self._strategy.get_window_stats(item, kind, identifier)

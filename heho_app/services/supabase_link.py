@@ -6,7 +6,9 @@ the problem and never repeat the key.
 """
 
 import asyncio
+import hashlib
 import re
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from enum import StrEnum
@@ -208,6 +210,29 @@ async def discover_schema(
             LinkProblem.not_supabase, "The URL answered, but not with Supabase's REST API."
         )
     return parse_openapi(document)
+
+
+_remembered: dict[tuple[str, str], tuple[float, DatabaseSchema]] = {}
+
+
+async def remembered_schema(url: str, key: str, *, max_age: float) -> DatabaseSchema:
+    """`discover_schema`, reusing this process's answer for the same project and key
+    while it is younger than `max_age` seconds.
+
+    For the REST API, which opens the chatbot anew for every request: PostgREST takes
+    tens of milliseconds to describe a project. Only table and column names are kept
+    (the grants are read afresh every time); the key is kept only as a hash.
+    """
+    entry = (normalise_url(url), hashlib.sha256(key.encode()).hexdigest())
+    now = time.monotonic()
+    cached = _remembered.get(entry)
+    if cached is not None and now - cached[0] < max_age:
+        return cached[1]
+    schema = await discover_schema(url, key)
+    for stale in [k for k, (at, _) in _remembered.items() if now - at >= max_age]:
+        del _remembered[stale]
+    _remembered[entry] = (now, schema)
+    return schema
 
 
 def missing_heho_tables(schema: DatabaseSchema) -> list[str]:

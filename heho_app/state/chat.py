@@ -28,21 +28,12 @@ from heho_app.services.agent import (
     project,
     run_turn,
 )
+from heho_app.services.chatbot_config import THEME_ACCENTS
 from heho_app.services.conversations import ConversationStoreError
 from heho_app.state.auth import current_user_id, login_redirect
 
 FLUSH_SECONDS = 0.05
 MAX_MESSAGE_LENGTH = 20_000
-THEME_ACCENTS = {
-    "twilight": "indigo",
-    "sunrise": "orange",
-    "ocean": "cyan",
-    "forest": "grass",
-    "grape": "purple",
-    "rose": "crimson",
-    "sky": "sky",
-    "candy": "pink",
-}
 OUTCOME_LABELS = {
     "ok": "done",
     "denied": "refused",

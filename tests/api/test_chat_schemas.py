@@ -37,6 +37,9 @@ def test_an_sdk_request_validates():
         {"messages": []},
         {"messages": [{"role": "tool", "content": "x", "tool_call_id": "1"}]},
         {"temperature": 3},
+        {"messages": [{"role": "system", "content": "Be brief."}]},
+        {"messages": [{"role": "user", "content": "q"}, {"role": "assistant", "content": "a"}]},
+        {"messages": [{"role": "user", "content": ""}]},
     ],
 )
 def test_what_a_chatbot_cannot_honour_is_refused(change):
@@ -71,3 +74,7 @@ def test_heho_chat_request():
     assert request.history == []
     with pytest.raises(ValidationError):
         ChatRequest.model_validate({"chatbot_id": "b", "messages": []})
+    with pytest.raises(ValidationError, match="must be the user's"):
+        ChatRequest.model_validate(
+            {"chatbot_id": "b", "messages": [{"role": "assistant", "content": "hi"}]}
+        )

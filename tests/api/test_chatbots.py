@@ -20,12 +20,15 @@ async def test_create_read_update_delete(client, key):
             "temperature": 0,
             "row_cap": 1000,
             "supabase_url": "https://abc.supabase.co",
+            "supabase_key": "service-key-0123456789-wxyz",
             "grants": [{"table": "orders"}, {"table": "customers", "update": True}],
         },
     )
     assert created.status_code == 201
     bot = created.json()
     assert bot["tone"] == "professional" and bot["supabase_url"] == "https://abc.supabase.co"
+    assert (bot["connected"], bot["supabase_key_last4"]) == (True, "wxyz")
+    assert "service-key-0123456789" not in created.text
     assert bot["grants"] == [
         {"table": "customers", "read": True, "insert": False, "update": True, "delete": False},
         {"table": "orders", "read": True, "insert": False, "update": False, "delete": False},
@@ -40,7 +43,11 @@ async def test_create_read_update_delete(client, key):
     patched = await client.patch(
         f"{URL}/{bot['id']}",
         headers=bearer(key),
-        json={"name": "Renamed", "supabase_url": None, "grants": [{"table": "t", "delete": True}]},
+        json={
+            "name": "Renamed",
+            "supabase_url": None,
+            "grants": [{"table": "t", "delete": True, "confirm_delete": True}],
+        },
     )
     assert patched.status_code == 200
     body = patched.json()
@@ -49,6 +56,8 @@ async def test_create_read_update_delete(client, key):
         {"table": "t", "read": True, "insert": False, "update": False, "delete": True}
     ]
     assert body["updated_at"] >= bot["updated_at"]
+
+    assert body["connected"] is False and body["supabase_key_last4"] is None
 
     untouched = await client.patch(f"{URL}/{bot['id']}", headers=bearer(key), json={})
     assert untouched.json()["grants"] == body["grants"]
@@ -164,3 +173,29 @@ async def test_no_secret_leaves_through_a_chatbot(client, key, user, db):
     db.commit()
     text = (await client.get(f"{URL}/{bot['id']}", headers=bearer(key))).text
     assert "CIPHERTEXT-MARKER" not in text and "ciphertext" not in text
+
+
+async def test_delete_grant_needs_the_explicit_opt_in(client, key):
+    created = await client.post(URL, headers=bearer(key), json={"name": "Careful"})
+    bot_id = created.json()["id"]
+
+    refused = await client.patch(
+        f"{URL}/{bot_id}",
+        headers=bearer(key),
+        json={"name": "Changed", "grants": [{"table": "orders", "delete": True}]},
+    )
+
+    assert refused.status_code == 422
+    assert "confirm_delete" in refused.json()["error"]["message"]
+    after = (await client.get(f"{URL}/{bot_id}", headers=bearer(key))).json()
+    assert (after["name"], after["grants"]) == ("Careful", [])
+
+
+async def test_a_url_without_any_key_is_refused_and_nothing_is_created(client, key):
+    refused = await client.post(
+        URL, headers=bearer(key), json={"name": "Half", "supabase_url": "https://abc.supabase.co"}
+    )
+
+    assert refused.status_code == 422
+    assert "key" in refused.json()["error"]["message"]
+    assert (await client.get(URL, headers=bearer(key))).json()["data"] == []

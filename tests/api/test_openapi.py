@@ -8,6 +8,8 @@ async def test_the_spec_describes_every_route_auth_and_errors(client):
         "/api/v1/chatbots",
         "/api/v1/chatbots/{chatbot_id}",
         "/api/v1/audit",
+        "/api/v1/chat",
+        "/api/v1/chat/completions",
     }
     scheme = spec["components"]["securitySchemes"]["HeHoApiKey"]
     assert scheme == {
@@ -16,8 +18,9 @@ async def test_the_spec_describes_every_route_auth_and_errors(client):
         "bearerFormat": "heho_<prefix>_<secret>",
         "description": scheme["description"],
     }
-    error_ref = {"$ref": "#/components/schemas/ErrorResponse"}
     for path, operations in paths.items():
+        shape = "OpenAIErrorResponse" if path == "/api/v1/chat/completions" else "ErrorResponse"
+        error_ref = {"$ref": f"#/components/schemas/{shape}"}
         for method, operation in operations.items():
             responses = operation["responses"]
             content = responses["400"]["content"]["application/json"]["schema"]
@@ -32,6 +35,10 @@ async def test_the_spec_describes_every_route_auth_and_errors(client):
             assert "Retry-After" in responses["429"]["headers"]
     assert "HTTPValidationError" not in spec["components"]["schemas"]
     assert "404" in paths["/api/v1/chatbots/{chatbot_id}"]["get"]["responses"]
+    for path in ("/api/v1/chat", "/api/v1/chat/completions"):
+        content = paths[path]["post"]["responses"]["200"]["content"]
+        assert set(content) == {"application/json", "text/event-stream"}, path
+        assert paths[path]["post"]["requestBody"]["content"]["application/json"]["examples"]
 
 
 async def test_the_patch_body_does_not_claim_null_defaults(client):

@@ -117,7 +117,7 @@ async def test_an_unexpected_error_is_a_generic_500_and_is_logged(client, key, m
     def broken(*_args, **_kwargs):
         raise RuntimeError("connection to postgres://admin:hunter2@db failed")
 
-    monkeypatch.setattr("heho_app.services.chatbots.list_chatbots", broken)
+    monkeypatch.setattr("heho_app.services.chatbot_config.list_chatbots", broken)
     with caplog.at_level(logging.ERROR, logger="heho_app.api.guard"):
         response = await client.get("/api/v1/chatbots", headers=bearer(key))
     assert response.status_code == 500
