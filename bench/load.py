@@ -3,16 +3,17 @@ and Redis, the local Supabase and the local OpenRouter (a separate process).
 
     .venv/bin/python bench/load.py [--seconds 60] [--chats 100] [--browsers 50] [--keep-logs]
 
-Every client is a raw websocket speaking Reflex's event protocol (Engine.IO 4 /
-Socket.IO 5) to `/_event` through nginx, signed in with a real session cookie, on a
-chatbot's chat page:
-- `--chats` clients chat back to back (the streaming chat load; the REST API has
-  no streaming chat route on main yet, so this goes through the web chat);
-- `--browsers` clients behave like people: a chat event, then 5 s of reading.
+Through nginx:
+- `--chats` clients each stream chat completions back to back from
+  `/api/v1/chat/completions` (OpenAI-compatible SSE), each with its own HeHo API key;
+- `--browsers` clients are raw websockets speaking Reflex's event protocol
+  (Engine.IO 4 / Socket.IO 5) to `/_event`, signed in with a real session cookie on a
+  chatbot's chat page, behaving like people: a chat event, then 5 s of reading.
 Time to first token (TTFT) is from sending the message to the first streamed text
 reaching the client; "added" subtracts the upstream's own TTFT, measured directly.
-Memory per client is the app's resident memory (all its processes) with every
-client connected, minus that with one warmed-up client, divided by the others.
+Memory per connected client is the app's resident memory (all its processes) with
+every websocket client connected, minus that with one warmed-up, divided by the
+others.
 CPU is the app's processes, nginx's, and the whole machine's, over the run.
 """
 
@@ -53,6 +54,7 @@ from heho_app.devtools.processes import free_port, terminate, wait_until
 from heho_app.devtools.supabase_stack import LocalSupabase
 from heho_app.models import Chatbot, User, utcnow
 from heho_app.security import SESSION_COOKIE, hash_password
+from heho_app.services.api_keys import create_api_key
 from heho_app.services.credentials import OPENROUTER, SUPABASE, store_credential
 from heho_app.services.permissions import save_grants
 
@@ -60,7 +62,7 @@ PASSWORD = "bench-load-window-2026"  # noqa: S105 - the throwaway users of this 
 STATE = "reflex___state____state"
 CHAT = f"{STATE}.heho_app___state___chat____chat_state"
 TOKENS_PER_SECOND = 200.0  # the local OpenRouter's streaming pace
-TABS_PER_USER = 15
+USERS = 10
 
 
 @dataclass
@@ -70,8 +72,9 @@ class Stats:
     errors: list[str] = field(default_factory=list)
 
 
-def seed(db_url: str, stack: LocalSupabase, users: int) -> list[tuple[str, str]]:
-    """Users with a connected chatbot each; returns (email, chatbot id) pairs."""
+def seed(db_url: str, stack: LocalSupabase, users: int) -> list[tuple[str, str, str]]:
+    """Users with a connected chatbot and an (unlimited) API key each; returns
+    (email, chatbot id, API key) triples."""
     engine = make_engine(db_url)
     password_hash = hash_password(PASSWORD)
     seeded = []
@@ -96,7 +99,10 @@ def seed(db_url: str, stack: LocalSupabase, users: int) -> list[tuple[str, str]]
                 plaintext=stack.service_key,
                 chatbot_id=chatbot.id,
             )
-            seeded.append((user.email, chatbot.id))
+            key = create_api_key(
+                session, user_id=user.id, name="bench", rate_limit_per_minute=10_000_000
+            )
+            seeded.append((user.email, chatbot.id, key.plaintext))
         session.commit()
     engine.dispose()
     return seeded
@@ -200,15 +206,54 @@ class ReflexClient:
             await self.socket.close()
 
 
+class ApiChat:
+    """One program streaming chat completions from HeHo's OpenAI-compatible API."""
+
+    def __init__(self, http: httpx.AsyncClient, key: str, chatbot_id: str) -> None:
+        self.http = http
+        self.headers = {"Authorization": f"Bearer {key}"}
+        self.chatbot_id = chatbot_id
+
+    async def chat(self, text: str) -> float:
+        """One streamed completion; returns the time to its first content delta."""
+        body = {
+            "model": self.chatbot_id,
+            "stream": True,
+            "messages": [{"role": "user", "content": text}],
+        }
+        sent = time.perf_counter()
+        first: float | None = None
+        async with self.http.stream(
+            "POST", "/api/v1/chat/completions", json=body, headers=self.headers
+        ) as response:
+            response.raise_for_status()
+            async for line in response.aiter_lines():
+                if first is None and line.startswith("data: {"):
+                    choices = json.loads(line[6:]).get("choices") or [{}]
+                    if choices[0].get("delta", {}).get("content"):
+                        first = time.perf_counter() - sent
+                if line == "data: [DONE]":
+                    break
+        if first is None:
+            raise RuntimeError("the stream ended without text")
+        return first
+
+
 async def run_client(
-    client: ReflexClient, stats: Stats, until: float, think: float, started: asyncio.Event
+    client: ReflexClient | ApiChat,
+    stats: Stats,
+    until: float,
+    think: float,
+    started: asyncio.Event,
 ) -> None:
     await started.wait()
     turn = 0
     while time.monotonic() < until:
         turn += 1
         try:
-            stats.ttft.append(await client.chat(f"Hello number {turn}, how are the orders?"))
+            async with asyncio.timeout(60):
+                ttft = await client.chat(f"Hello number {turn}, how are the orders?")
+            stats.ttft.append(ttft)
             stats.completed += 1
         except Exception as error:  # counted and reported; the run goes on
             stats.errors.append(f"{type(error).__name__}: {error}"[:200])
@@ -256,16 +301,21 @@ def machine_cpu() -> tuple[float, float]:
 
 async def load(deployment: LocalDeployment, seeded, args, upstream: str) -> dict:
     baseline = await upstream_ttft(upstream)
-    cookies = [log_in(deployment.url, email) for email, _ in seeded]
-    total = args.chats + args.browsers
-    clients = [
-        ReflexClient(
-            deployment.url,
-            cookies[i // TABS_PER_USER],
-            seeded[i // TABS_PER_USER][1],
-        )
-        for i in range(total)
+    cookies = [log_in(deployment.url, email) for email, _, _ in seeded]
+    browsers = [
+        ReflexClient(deployment.url, cookies[i % len(seeded)], seeded[i % len(seeded)][1])
+        for i in range(args.browsers)
     ]
+    http = httpx.AsyncClient(
+        base_url=deployment.url,
+        timeout=90,
+        limits=httpx.Limits(max_connections=args.chats, max_keepalive_connections=args.chats),
+    )
+    api_chats = [
+        ApiChat(http, seeded[i % len(seeded)][2], seeded[i % len(seeded)][1])
+        for i in range(args.chats)
+    ]
+    total = args.chats + args.browsers
     app_pids = deployment.app_processes()
     gate = asyncio.Semaphore(20)
 
@@ -273,12 +323,13 @@ async def load(deployment: LocalDeployment, seeded, args, upstream: str) -> dict
         async with gate:
             await client.connect()
 
-    # One client first, so that the memory counted per client is not the workers'
-    # one-off warm-up (imports, connection pools).
-    await connect(clients[0])
-    await clients[0].chat("warm up")
+    # One tab and one API chat first, so that the memory counted per client is not
+    # the workers' one-off warm-up (imports, connection pools).
+    await connect(browsers[0])
+    await browsers[0].chat("warm up")
+    await api_chats[0].chat("warm up")
     rss_before = sum(rss_bytes(pid) for pid in app_pids)
-    await asyncio.gather(*(connect(client) for client in clients[1:]))
+    await asyncio.gather(*(connect(client) for client in browsers[1:]))
     rss_connected = sum(rss_bytes(pid) for pid in app_pids)
 
     nginx_pids = processes_in_group(deployment.nginx.process.pid)  # type: ignore[union-attr]
@@ -288,19 +339,18 @@ async def load(deployment: LocalDeployment, seeded, args, upstream: str) -> dict
     wall = time.monotonic()
     until = wall + args.seconds
     started = asyncio.Event()
-    chats, browsers = Stats(), Stats()
-    tasks = [
-        run_client(client, chats if i < args.chats else browsers, until,
-                   0 if i < args.chats else 5, started)
-        for i, client in enumerate(clients)
-    ]  # fmt: skip
+    chat_stats, browser_stats = Stats(), Stats()
+    tasks = [run_client(chat, chat_stats, until, 0, started) for chat in api_chats] + [
+        run_client(tab, browser_stats, until, 5, started) for tab in browsers
+    ]
     started.set()
     await asyncio.gather(*tasks)
     wall = time.monotonic() - wall
     cpu_used = {pid: cpu_seconds(pid) - cpu_before[pid] for pid in watched}
     machine_after = machine_cpu()
     rss_peak = sum(rss_bytes(pid) for pid in app_pids)
-    await asyncio.gather(*(client.close() for client in clients))
+    await asyncio.gather(*(tab.close() for tab in browsers))
+    await http.aclose()
 
     def summary(stats: Stats) -> dict:
         return {
@@ -319,12 +369,14 @@ async def load(deployment: LocalDeployment, seeded, args, upstream: str) -> dict
         "clients": total,
         "workers": deployment.workers,
         "upstream_ttft_median_ms": round(baseline * 1000, 1),
-        "streaming_chats": summary(chats),
-        "browser_like": summary(browsers),
+        "api_streaming_chats": summary(chat_stats),
+        "browser_like_websockets": summary(browser_stats),
         "app_rss_before_mb": round(rss_before / 2**20, 1),
         "app_rss_connected_mb": round(rss_connected / 2**20, 1),
         "app_rss_end_mb": round(rss_peak / 2**20, 1),
-        "memory_per_client_kb": round((rss_connected - rss_before) / (total - 1) / 1024, 1),
+        "memory_per_websocket_client_kb": round(
+            (rss_connected - rss_before) / (args.browsers - 1) / 1024, 1
+        ),
         "app_cpu_percent_of_one_core": round(
             sum(cpu_used[pid] for pid in app_pids) / wall * 100, 1
         ),
@@ -355,7 +407,7 @@ def main() -> int:
     )  # fmt: skip
     try:
         wait_until(lambda: _answers(f"{upstream}/models"), 20, "the local OpenRouter")
-        users = -(-(args.chats + args.browsers) // TABS_PER_USER)
+        users = USERS
         with LocalSupabase() as stack, temporary_database() as db_url:
             deployment = LocalDeployment(
                 workdir,
