@@ -185,7 +185,8 @@ def main() -> None:
 
         from heho_app.devtools.app_server import serve_app
         from heho_app.devtools.fake_openrouter import FakeOpenRouter
-        from heho_app.devtools.supabase_stack import LocalSupabase, free_port
+        from heho_app.devtools.processes import free_port
+        from heho_app.devtools.supabase_stack import LocalSupabase
 
         with FakeOpenRouter(tokens_per_second=0) as upstream, LocalSupabase() as stack:
             os.environ["OPENROUTER_BASE_URL"] = upstream.url

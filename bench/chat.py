@@ -18,7 +18,6 @@ import argparse
 import asyncio
 import base64
 import os
-import socket
 import statistics
 import sys
 import tempfile
@@ -27,17 +26,13 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
+from heho_app.devtools.processes import free_port
 
 
 def configure_environment() -> int:
     """HeHo's settings for a throwaway run; returns the local OpenRouter's port."""
     workdir = Path(tempfile.mkdtemp(prefix="heho-bench-chat-"))
-    port = _free_port()
+    port = free_port()
     os.environ.update(
         {
             "REFLEX_DB_URL": f"sqlite:///{workdir / 'heho.db'}",

@@ -5,18 +5,13 @@ The environment is set before any HeHo module reads its settings.
 
 import base64
 import os
-import socket
 import tempfile
 from pathlib import Path
 
+from heho_app.devtools.processes import free_port
+
 TEST_ROOT = Path(tempfile.mkdtemp(prefix="heho-tests-"))
 TEST_ENCRYPTION_KEY = base64.b64encode(b"k" * 32).decode()
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 # The local OpenRouter listens here for the whole run (tests/fixtures/chat.py), so
@@ -43,4 +38,5 @@ pytest_plugins = [
     "tests.fixtures.supabase",
     "tests.fixtures.chat",
     "tests.fixtures.deployment",
+    "tests.fixtures.redis",
 ]

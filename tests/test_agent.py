@@ -20,6 +20,7 @@ from heho_app.services.agent import (
     open_chat,
     run_turn,
 )
+from tests.fixtures.chat import wait_for
 
 READ_ORDERS = [{"table": "orders"}]
 
@@ -245,9 +246,7 @@ async def test_stop_closes_upstream_and_keeps_the_partial_answer(open_test_chat,
     task.cancel()
     with pytest.raises(asyncio.CancelledError):
         await task
-    await asyncio.sleep(0.3)
-
-    assert fake_openrouter.requests()[-1]["outcome"] == "client_disconnected"
+    await wait_for(lambda: fake_openrouter.requests()[-1]["outcome"] == "client_disconnected")
     saved = await conversations.list_messages(chat.tools, conversation_id)
     assert saved[-1]["status"] == "stopped"
     assert saved[-1]["content"].startswith("word word word")

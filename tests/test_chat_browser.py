@@ -196,7 +196,10 @@ def test_stop_closes_the_upstream_request_and_saves_the_partial_answer(
 
     expect(last_answer(page)).to_have_attribute("data-status", "stopped")
     expect(page.get_by_role("button", name="Retry")).to_be_visible()
-    page.wait_for_timeout(300)
+    for _ in range(50):  # the local OpenRouter records the outcome in its own thread
+        if fake_openrouter.requests()[-1]["outcome"] == "client_disconnected":
+            break
+        page.wait_for_timeout(100)
     assert fake_openrouter.requests()[-1]["outcome"] == "client_disconnected"
     saved = supabase_stack.execute(
         "select status, length(content) from public.heho_messages where role = 'assistant'"

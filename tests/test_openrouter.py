@@ -30,6 +30,7 @@ from heho_app.services.openrouter import (
     stream_chat,
 )
 from heho_app.settings import get_settings
+from tests.fixtures.chat import wait_for
 
 KEY = "sk-or-v1-0123456789abcdef-SECRET"
 MODEL = "heho/fake-tools"
@@ -71,13 +72,6 @@ async def collect(server, messages=QUESTION, **kwargs):
 
 def chat_requests(server):
     return [r for r in server.requests() if r["path"].endswith("/chat/completions")]
-
-
-async def wait_for(predicate, timeout=3.0):
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        assert time.monotonic() < deadline, "condition not met in time"
-        await asyncio.sleep(0.02)
 
 
 # ---------------------------------------------------------------- plain answers
@@ -276,7 +270,7 @@ async def test_mid_stream_error_keeps_partial_and_fails(server, style):
     assert turn.error.code == "provider_error"
     if style != "finish_reason":
         assert "Provider disconnected unexpectedly" in turn.error.message
-    assert chat_requests(server)[0]["outcome"] == "mid_stream_error"
+    await wait_for(lambda: chat_requests(server)[0]["outcome"] == "mid_stream_error")
     assert len(chat_requests(server)) == 1  # not retried once tokens flowed
 
 
@@ -288,7 +282,7 @@ async def test_dropped_connection_keeps_partial_as_interrupted(server):
     assert turn.status == "interrupted"
     assert turn.error.code == "interrupted"
     assert "lost" in turn.error.message
-    assert chat_requests(server)[0]["outcome"] == "dropped"
+    await wait_for(lambda: chat_requests(server)[0]["outcome"] == "dropped")
 
 
 async def test_cut_after_the_finish_chunk_is_still_complete(server):

@@ -1,22 +1,9 @@
 """With REFLEX_REDIS_URL, every worker counts against the same limits (real Redis)."""
 
-import shutil
-from collections.abc import Iterator
-
 import pytest
 from limits.storage import storage_from_string
 
-from heho_app.devtools.redis_server import RedisServer
 from heho_app.services.ratelimit import Limiter, RateLimited
-from tests.conftest import TEST_ROOT
-
-
-@pytest.fixture(scope="module")
-def redis_url() -> Iterator[str]:
-    if shutil.which("redis-server") is None:
-        pytest.skip("redis-server is not installed (scripts/setup.sh --test installs it)")
-    with RedisServer(TEST_ROOT / "redis-ratelimit") as server:
-        yield server.url
 
 
 def test_two_workers_share_one_count(redis_url):

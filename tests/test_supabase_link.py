@@ -5,7 +5,8 @@ import time
 
 import pytest
 
-from heho_app.devtools.supabase_stack import free_port, mint_key
+from heho_app.devtools.processes import free_port
+from heho_app.devtools.supabase_stack import mint_key
 from heho_app.services.supabase_link import (
     LinkProblem,
     check_connection,

@@ -1,14 +1,9 @@
 import asyncio
-import os
-import shutil
-import socket
-import subprocess
 import time
 from collections import Counter
 
-import pytest
-
 from heho_app.api.ratelimit import RateLimiter
+from heho_app.devtools.processes import free_port
 from heho_app.services.api_keys import VerifiedKey
 from tests.api.conftest import bearer
 
@@ -54,7 +49,7 @@ async def test_an_unreachable_redis_refuses_with_503_not_unlimited(make_key, use
 
     from heho_app.api.app import create_api
 
-    port = _free_port()  # nothing listens there
+    port = free_port()  # nothing listens there
     api = create_api(limiter=RateLimiter(f"redis://127.0.0.1:{port}/0"), access_log=access_log)
     key = make_key(user)
     transport = httpx.ASGITransport(app=api)
@@ -63,38 +58,6 @@ async def test_an_unreachable_redis_refuses_with_503_not_unlimited(make_key, use
     assert response.status_code == 503
     assert response.json()["error"]["code"] == "unavailable"
     assert response.headers["retry-after"] == "5"
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-@pytest.fixture(scope="module")
-def redis_url():
-    """A throwaway redis-server on a free port (skipped when missing, except under CI)."""
-    binary = shutil.which("redis-server") or "/usr/bin/redis-server"
-    if not os.path.exists(binary):
-        if os.environ.get("CI"):
-            pytest.fail("redis-server is missing: run the README's test command")
-        pytest.skip("redis-server is missing")
-    port = _free_port()
-    process = subprocess.Popen(
-        [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-            break
-        except OSError:
-            time.sleep(0.05)
-    yield f"redis://127.0.0.1:{port}/0"
-    process.terminate()
-    process.wait(timeout=10)
 
 
 async def test_with_redis_two_workers_share_one_budget(redis_url):

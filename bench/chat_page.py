@@ -1,0 +1,249 @@
+"""Benchmark: the chat page in Chromium, against the running app.
+
+Starts the local OpenRouter (in this process), the local Supabase stack and the app
+(`reflex run --env prod`, temporary SQLite file, throwaway secrets), signs a user in
+through the login form in Debian's Chromium (Playwright) and opens a connected
+chatbot's chat page. Then:
+
+1. **Time to first token on the page**: `--turns` questions, each timed in the page
+   from the click on Send to the first answer text drawn in the DOM (a
+   MutationObserver). Interleaved with each, the same question is sent straight to
+   the upstream (httpx), whose own time to first token is subtracted: the rest is
+   what HeHo adds (server, websocket, React). The upstream answers instantly.
+2. **Highest token rate the page keeps up with**: for each upstream pace (tokens per
+   second), a ~4 s answer is streamed to the page; the page keeps up when the last
+   token is drawn within 250 ms of the upstream's own stream duration (measured
+   directly for the same answer) after the first.
+
+    .venv/bin/python bench/chat_page.py [--turns 200] [--rates 100,200,400,800,1600,3200]
+"""
+
+import argparse
+import base64
+import os
+import secrets
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import httpx
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+PASSWORD = "bench-chat-page-2026"  # noqa: S105 - the throwaway user of this run
+KEY = "sk-or-v1-bench-chat-page-0123"
+END = "ENDMARK"
+KEEP_UP_MS = 250.0
+SECONDS_PER_RATE = 4.0
+CONVERSATION_TURNS = 20  # a new conversation every so often, as people do
+
+# Clicks Send and resolves with (ms to the first answer text, ms to `end` in the
+# answer) measured in the page. The streaming box shows the text plus a cursor.
+TIME_ANSWER_JS = """
+async ({end}) => {
+  const answerText = () => {
+    const streaming = document.querySelector('#streaming-answer');
+    if (streaming) return streaming.textContent.replace('▍', '').trim();
+    const answers = document.querySelectorAll('.message[data-role="assistant"]');
+    return answers.length > window.__answersBefore
+      ? answers[answers.length - 1].textContent.trim() : '';
+  };
+  window.__answersBefore = document.querySelectorAll(
+    '.message[data-role="assistant"]').length;
+  const button = [...document.querySelectorAll('button[type="submit"]')]
+    .find((b) => b.textContent.includes('Send'));
+  return await new Promise((resolve, reject) => {
+    let first = null;
+    const started = performance.now();
+    const check = () => {
+      const text = answerText();
+      const now = performance.now();
+      if (first === null && text) first = now - started;
+      if (first !== null && (end === null || text.includes(end))) {
+        observer.disconnect();
+        clearTimeout(timer);
+        resolve([first, now - started]);
+      }
+    };
+    const observer = new MutationObserver(check);
+    observer.observe(document.body, {childList: true, subtree: true, characterData: true});
+    const timer = setTimeout(() => { observer.disconnect(); reject('no answer in 60 s'); },
+                             60000);
+    button.click();
+  });
+}
+"""
+
+
+def percentile_99(values: list[float]) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(0.99 * (len(ordered) - 1)))]
+
+
+def seed(db_url: str, stack_url: str, service_key: str) -> tuple[str, str]:
+    """A verified user with a connected chatbot (memory off: one upstream call a turn)."""
+    from sqlmodel import Session
+
+    from heho_app.db import make_engine
+    from heho_app.models import Chatbot, User, utcnow
+    from heho_app.security import hash_password
+    from heho_app.services.credentials import OPENROUTER, SUPABASE, store_credential
+    from heho_app.services.permissions import save_grants
+
+    engine = make_engine(db_url)
+    with Session(engine, expire_on_commit=False) as session:
+        user = User(
+            email="bench-page@example.com",
+            password_hash=hash_password(PASSWORD),
+            email_verified_at=utcnow(),
+        )
+        session.add(user)
+        session.flush()
+        chatbot = Chatbot(
+            user_id=user.id, name="Bench", memory_enabled=False, supabase_url=stack_url
+        )
+        session.add(chatbot)
+        session.flush()
+        save_grants(session, chatbot.id, [{"table": "orders"}])
+        store_credential(session, user_id=user.id, kind=OPENROUTER, plaintext=KEY)
+        store_credential(
+            session, user_id=user.id, kind=SUPABASE, plaintext=service_key, chatbot_id=chatbot.id
+        )
+        session.commit()
+        email, chatbot_id = user.email, chatbot.id
+    engine.dispose()
+    return email, chatbot_id
+
+
+def direct_stream_ms(upstream_url: str, text: str) -> tuple[float, float]:
+    """(ms to the first content delta, ms from the first to the last) straight from
+    the upstream."""
+    body = {
+        "model": "heho/fake-tools",
+        "stream": True,
+        "messages": [{"role": "user", "content": text}],
+    }
+    started = time.perf_counter()
+    first = last = None
+    headers = {"Authorization": f"Bearer {KEY}"}
+    with httpx.stream(
+        "POST", f"{upstream_url}/chat/completions", json=body, headers=headers, timeout=60
+    ) as response:
+        response.raise_for_status()
+        for line in response.iter_lines():
+            if line.startswith("data: {") and '"content"' in line:
+                last = time.perf_counter()
+                first = first or last
+    if first is None or last is None:
+        raise RuntimeError("the upstream sent no text")
+    return (first - started) * 1000, (last - first) * 1000
+
+
+def ask(page, text: str, end: str | None) -> tuple[float, float]:
+    page.locator("#chat-input").fill(text)
+    first, complete = page.evaluate(TIME_ANSWER_JS, {"end": end})
+    page.wait_for_selector("#streaming-answer", state="detached", timeout=60_000)
+    return first, complete
+
+
+def first_token_series(page, upstream, turns: int) -> None:
+    page_times, direct_times = [], []
+    for turn in range(turns + 10):
+        if turn % CONVERSATION_TURNS == 0:
+            page.get_by_role("button", name="New conversation").click()
+            page.wait_for_function(
+                "() => !document.querySelector('.message[data-role=\"assistant\"]')"
+            )
+        page_first, _ = ask(page, f"hello {turn}", None)
+        direct_first, _ = direct_stream_ms(upstream.url, f"hello {turn}")
+        if turn >= 10:  # the first ten warm up
+            page_times.append(page_first)
+            direct_times.append(direct_first)
+    added = [p - d for p, d in zip(page_times, direct_times, strict=True)]
+    print(f"\ntime to first token, {turns} turns each, interleaved (upstream answers at once)")
+    for name, values in (
+        ("upstream alone", direct_times),
+        ("on the page", page_times),
+        ("added by HeHo + page", added),
+    ):
+        median, p99 = statistics.median(values), percentile_99(values)
+        print(f"{name:<22} median {median:8.1f} ms   p99 {p99:8.1f} ms")
+
+
+def token_rate_series(page, upstream, rates: list[int]) -> None:
+    print(f"\nkeeping up with the upstream's pace (~{SECONDS_PER_RATE:g} s answers)")
+    print(f"{'tokens/s':>9} {'tokens':>7} {'upstream ms':>12} {'page ms':>9} {'lag ms':>8}")
+    highest = None
+    for rate in rates:
+        tokens = max(50, int(rate * SECONDS_PER_RATE))
+        text = " ".join(f"w{i}" for i in range(tokens)) + f" {END}"
+        step = {"text": text, "tokens_per_second": rate}
+        page.get_by_role("button", name="New conversation").click()
+        upstream.script(step)
+        _, upstream_ms = direct_stream_ms(upstream.url, "pace")
+        upstream.script(step)
+        first, complete = ask(page, f"pace {rate}", END)
+        page_ms = complete - first
+        lag = page_ms - upstream_ms
+        keeps_up = lag <= KEEP_UP_MS
+        if keeps_up:
+            highest = rate
+        verdict = "keeps up" if keeps_up else "falls behind"
+        print(
+            f"{rate:>9} {tokens + 1:>7} {upstream_ms:>12.0f} {page_ms:>9.0f} {lag:>8.0f}  {verdict}"
+        )
+    print(f"highest pace the page keeps up with: {highest or 'none'} tokens/s")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--turns", type=int, default=200)
+    parser.add_argument("--rates", default="100,200,400,800,1600,3200")
+    args = parser.parse_args()
+    rates = [int(rate) for rate in args.rates.split(",")]
+    with tempfile.TemporaryDirectory(prefix="heho-bench-page-") as tmp:
+        root = Path(tmp)
+        env = {
+            "REFLEX_DB_URL": f"sqlite:///{root / 'heho.db'}",
+            "HEHO_SECRET_KEY": secrets.token_urlsafe(48),
+            "HEHO_ENCRYPTION_KEYS": f"bench:{base64.b64encode(secrets.token_bytes(32)).decode()}",
+            "HEHO_OUTBOX_DIR": str(root / "outbox"),
+            "HEHO_DEV_SECRETS_FILE": str(root / "dev-secrets.json"),
+        }
+        os.environ.update(env)  # before HeHo reads its settings, here and in the app
+
+        from playwright.sync_api import sync_playwright
+
+        from heho_app.devtools.app_server import serve_app
+        from heho_app.devtools.fake_openrouter import FakeOpenRouter
+        from heho_app.devtools.processes import free_port
+        from heho_app.devtools.supabase_stack import LocalSupabase
+
+        with FakeOpenRouter(tokens_per_second=0) as upstream, LocalSupabase() as stack:
+            os.environ["OPENROUTER_BASE_URL"] = upstream.url
+            print("starting the app (reflex run --env prod)…", flush=True)
+            with (
+                serve_app(port=free_port(), env={}, log_path=root / "app.log") as app_url,
+                sync_playwright() as playwright,
+            ):
+                email, chatbot_id = seed(env["REFLEX_DB_URL"], stack.url, stack.service_key)
+                browser = playwright.chromium.launch(
+                    executable_path="/usr/bin/chromium", args=["--no-sandbox", "--disable-gpu"]
+                )
+                page = browser.new_page()
+                page.goto(f"{app_url}/login?next=/chat/{chatbot_id}")
+                page.wait_for_function("() => !!window.sessionStorage.getItem('token')")
+                page.get_by_label("Email").fill(email)
+                page.get_by_label("Password").fill(PASSWORD)
+                page.get_by_role("button", name="Log in").click()
+                page.wait_for_url(f"**/chat/{chatbot_id}", timeout=30_000)
+                page.get_by_text("Ask a question to start.").wait_for(timeout=30_000)
+                first_token_series(page, upstream, args.turns)
+                token_rate_series(page, upstream, rates)
+                browser.close()
+
+
+if __name__ == "__main__":
+    main()
