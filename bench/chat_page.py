@@ -11,11 +11,12 @@ chatbot's chat page. Then:
    the upstream (httpx), whose own time to first token is subtracted: the rest is
    what HeHo adds (server, websocket, React). The upstream answers instantly.
 2. **Highest token rate the page keeps up with**: for each upstream pace (tokens per
-   second), a ~4 s answer is streamed to the page; the page keeps up when the last
-   token is drawn within 250 ms of the upstream's own stream duration (measured
-   directly for the same answer) after the first.
+   second), a ~4 s answer is streamed to the page. The same answer is streamed
+   straight from the upstream to time its real rate (the local OpenRouter cannot hold
+   every nominal pace); the page keeps up when it draws the tokens, first to last, at
+   95 % of that rate or better.
 
-    .venv/bin/python bench/chat_page.py [--turns 200] [--rates 100,200,400,800,1600,3200]
+    .venv/bin/python bench/chat_page.py [--turns 200] [--rates 100,200,300,400,800,1600]
 """
 
 import argparse
@@ -35,7 +36,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 PASSWORD = "bench-chat-page-2026"  # noqa: S105 - the throwaway user of this run
 KEY = "sk-or-v1-bench-chat-page-0123"
 END = "ENDMARK"
-KEEP_UP_MS = 250.0
+KEEP_UP = 0.95
 SECONDS_PER_RATE = 4.0
 CONVERSATION_TURNS = 20  # a new conversation every so often, as people do
 
@@ -117,9 +118,9 @@ def seed(db_url: str, stack_url: str, service_key: str) -> tuple[str, str]:
     return email, chatbot_id
 
 
-def direct_stream_ms(upstream_url: str, text: str) -> tuple[float, float]:
+def direct_stream_ms(http: httpx.Client, text: str) -> tuple[float, float]:
     """(ms to the first content delta, ms from the first to the last) straight from
-    the upstream."""
+    the upstream, on a kept-alive connection (as HeHo's own client has)."""
     body = {
         "model": "heho/fake-tools",
         "stream": True,
@@ -127,10 +128,7 @@ def direct_stream_ms(upstream_url: str, text: str) -> tuple[float, float]:
     }
     started = time.perf_counter()
     first = last = None
-    headers = {"Authorization": f"Bearer {KEY}"}
-    with httpx.stream(
-        "POST", f"{upstream_url}/chat/completions", json=body, headers=headers, timeout=60
-    ) as response:
+    with http.stream("POST", "/chat/completions", json=body) as response:
         response.raise_for_status()
         for line in response.iter_lines():
             if line.startswith("data: {") and '"content"' in line:
@@ -148,16 +146,16 @@ def ask(page, text: str, end: str | None) -> tuple[float, float]:
     return first, complete
 
 
-def first_token_series(page, upstream, turns: int) -> None:
+def first_token_series(page, http: httpx.Client, turns: int) -> None:
     page_times, direct_times = [], []
     for turn in range(turns + 10):
         if turn % CONVERSATION_TURNS == 0:
-            page.get_by_role("button", name="New conversation").click()
+            page.get_by_role("button", name="New conversation").first.click()
             page.wait_for_function(
                 "() => !document.querySelector('.message[data-role=\"assistant\"]')"
             )
         page_first, _ = ask(page, f"hello {turn}", None)
-        direct_first, _ = direct_stream_ms(upstream.url, f"hello {turn}")
+        direct_first, _ = direct_stream_ms(http, f"hello {turn}")
         if turn >= 10:  # the first ten warm up
             page_times.append(page_first)
             direct_times.append(direct_first)
@@ -172,35 +170,36 @@ def first_token_series(page, upstream, turns: int) -> None:
         print(f"{name:<22} median {median:8.1f} ms   p99 {p99:8.1f} ms")
 
 
-def token_rate_series(page, upstream, rates: list[int]) -> None:
+def token_rate_series(page, http: httpx.Client, upstream, rates: list[int]) -> None:
     print(f"\nkeeping up with the upstream's pace (~{SECONDS_PER_RATE:g} s answers)")
-    print(f"{'tokens/s':>9} {'tokens':>7} {'upstream ms':>12} {'page ms':>9} {'lag ms':>8}")
+    print(f"{'nominal':>8} {'tokens':>7} {'upstream tok/s':>15} {'page tok/s':>11} {'ratio':>6}")
     highest = None
     for rate in rates:
         tokens = max(50, int(rate * SECONDS_PER_RATE))
         text = " ".join(f"w{i}" for i in range(tokens)) + f" {END}"
         step = {"text": text, "tokens_per_second": rate}
-        page.get_by_role("button", name="New conversation").click()
+        page.get_by_role("button", name="New conversation").first.click()
         upstream.script(step)
-        _, upstream_ms = direct_stream_ms(upstream.url, "pace")
+        _, upstream_ms = direct_stream_ms(http, "pace")
         upstream.script(step)
         first, complete = ask(page, f"pace {rate}", END)
-        page_ms = complete - first
-        lag = page_ms - upstream_ms
-        keeps_up = lag <= KEEP_UP_MS
-        if keeps_up:
+        upstream_rate = tokens / upstream_ms * 1000
+        page_rate = tokens / (complete - first) * 1000
+        ratio = page_rate / upstream_rate
+        if ratio >= KEEP_UP:
             highest = rate
-        verdict = "keeps up" if keeps_up else "falls behind"
+        verdict = "keeps up" if ratio >= KEEP_UP else "falls behind"
         print(
-            f"{rate:>9} {tokens + 1:>7} {upstream_ms:>12.0f} {page_ms:>9.0f} {lag:>8.0f}  {verdict}"
+            f"{rate:>8} {tokens + 1:>7} {upstream_rate:>15.0f} {page_rate:>11.0f}"
+            f" {ratio:>6.2f}  {verdict}"
         )
-    print(f"highest pace the page keeps up with: {highest or 'none'} tokens/s")
+    print(f"highest nominal pace the page keeps up with: {highest or 'none'} tokens/s")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--turns", type=int, default=200)
-    parser.add_argument("--rates", default="100,200,400,800,1600,3200")
+    parser.add_argument("--rates", default="100,200,300,400,800,1600")
     args = parser.parse_args()
     rates = [int(rate) for rate in args.rates.split(",")]
     with tempfile.TemporaryDirectory(prefix="heho-bench-page-") as tmp:
@@ -240,8 +239,10 @@ def main() -> None:
                 page.get_by_role("button", name="Log in").click()
                 page.wait_for_url(f"**/chat/{chatbot_id}", timeout=30_000)
                 page.get_by_text("Ask a question to start.").wait_for(timeout=30_000)
-                first_token_series(page, upstream, args.turns)
-                token_rate_series(page, upstream, rates)
+                auth = {"Authorization": f"Bearer {KEY}"}
+                with httpx.Client(base_url=upstream.url, headers=auth, timeout=60) as http:
+                    first_token_series(page, http, args.turns)
+                    token_rate_series(page, http, upstream, rates)
                 browser.close()
 
 

@@ -200,6 +200,11 @@ async def project(user_id: int, chatbot_id: str, *, purpose: str) -> AsyncIterat
         await tools.aclose()
 
 
+# Every turn opens its chatbot anew; PostgREST's description of the project may be
+# reused this long (the grants are not: they are read for every turn).
+SCHEMA_MAX_AGE = 30.0
+
+
 async def open_chat(
     user_id: int, chatbot_id: str, *, purpose: str, schema_max_age: float = 0
 ) -> ChatSession:

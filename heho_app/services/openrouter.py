@@ -41,6 +41,7 @@ from urllib.parse import urlsplit
 
 import httpx
 
+from heho_app.services.http_client import async_client
 from heho_app.settings import get_settings
 
 logger = logging.getLogger(__name__)
@@ -411,7 +412,7 @@ def _shared_client() -> httpx.AsyncClient:
     loop = asyncio.get_running_loop()
     client = _shared_clients.get(loop)
     if client is None or client.is_closed:
-        client = httpx.AsyncClient(timeout=DEFAULT_TIMEOUT)
+        client = async_client(DEFAULT_TIMEOUT)
         _shared_clients[loop] = client
     return client
 

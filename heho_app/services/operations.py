@@ -25,6 +25,7 @@ from supabase import AsyncClient, AsyncClientOptions, acreate_client
 
 from heho_app.models import Chatbot
 from heho_app.services import audit
+from heho_app.services.http_client import async_client
 from heho_app.services.permissions import Operation, Policy
 from heho_app.services.supabase_link import (
     HEHO_TABLES,
@@ -141,7 +142,7 @@ class ToolContext:
     async def client(self) -> AsyncClient:
         """supabase-py's client for this project, created on first use; no retries."""
         if self._client is None:
-            self._http = httpx.AsyncClient(timeout=REQUEST_TIMEOUT, follow_redirects=True)
+            self._http = async_client(REQUEST_TIMEOUT, follow_redirects=True)
             self._client = await acreate_client(
                 self.supabase_url,
                 self.supabase_key,

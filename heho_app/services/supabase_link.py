@@ -18,6 +18,8 @@ from urllib.parse import urlsplit
 import httpx
 from pydantic import BaseModel, ConfigDict
 
+from heho_app.services.http_client import async_client
+
 DEFAULT_TIMEOUT = 5.0
 HEHO_TABLES = ("heho_conversations", "heho_messages", "heho_memories")
 LOOPBACK_HOSTS = {"localhost", "127.0.0.1", "::1"}
@@ -157,7 +159,7 @@ async def _http_client(
     if client is not None:
         yield client
         return
-    async with httpx.AsyncClient(timeout=httpx.Timeout(timeout)) as own:
+    async with async_client(timeout) as own:
         yield own
 
 
@@ -251,7 +253,7 @@ async def check_connection(url: str, key: str, *, timeout: float = DEFAULT_TIMEO
     """Check URL and key end to end and say exactly what is wrong, if anything."""
     try:
         base = normalise_url(url)
-        async with httpx.AsyncClient(timeout=httpx.Timeout(timeout)) as http:
+        async with async_client(timeout) as http:
             schema = await discover_schema(base, key, timeout=timeout, client=http)
             user_tables = [t for t in schema.table_names() if t not in HEHO_TABLES]
             if not user_tables:

@@ -15,6 +15,7 @@ import reflex as rx
 
 from heho_app.services import conversations
 from heho_app.services.agent import (
+    SCHEMA_MAX_AGE,
     AgentSetupError,
     ApprovalError,
     ApprovalNeeded,
@@ -342,7 +343,9 @@ class ChatState(rx.State):
     async def _stream(
         self, user_id: int, chatbot_id: str, conversation_id: str, text: str, new_message: bool
     ) -> None:
-        chat = await open_chat(user_id, chatbot_id, purpose="chat: answer a message")
+        chat = await open_chat(
+            user_id, chatbot_id, purpose="chat: answer a message", schema_max_age=SCHEMA_MAX_AGE
+        )
         try:
             if not conversation_id:
                 created = await conversations.create_conversation(chat.tools, text[:60])
@@ -354,7 +357,7 @@ class ChatState(rx.State):
                         *self.conversations,
                     ]
             pending_text: list[str] = []
-            last_flush = time.monotonic()
+            last_flush = -FLUSH_SECONDS  # the first text is shown at once
             async for event in run_turn(
                 chat, text, conversation_id=conversation_id, save_user_message=new_message
             ):

@@ -41,6 +41,7 @@ from heho_app.api.schemas import (
     ToolActivityOut,
 )
 from heho_app.services.agent import (
+    SCHEMA_MAX_AGE,
     AgentSetupError,
     ChatSession,
     TextChunk,
@@ -59,9 +60,6 @@ completions_router = APIRouter(prefix=API_PREFIX, tags=["chat"])
 T = TypeVar("T")
 
 PURPOSE = "REST API chat"
-# Every request opens its chatbot anew; PostgREST's description of the project is
-# reused this long (the grants are not: they are read for every request).
-SCHEMA_MAX_AGE = 30.0
 CLIENT_CLOSED = 499  # nginx's "client closed request", for the access log only
 SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
 KEY_REFUSED = (
