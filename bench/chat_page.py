@@ -38,12 +38,14 @@ KEY = "sk-or-v1-bench-chat-page-0123"
 END = "ENDMARK"
 KEEP_UP = 0.95
 SECONDS_PER_RATE = 4.0
+ANSWER_LIMIT_S = 60
 CONVERSATION_TURNS = 20  # a new conversation every so often, as people do
 
-# Clicks Send and resolves with (ms to the first answer text, ms to `end` in the
-# answer) measured in the page. The streaming box shows the text plus a cursor.
+# Clicks Send and resolves with the ms to the first answer text, the ms to `end` in
+# the answer (null if it is not shown within `limitMs`) and the words shown by then,
+# measured in the page. The streaming box shows the text plus a cursor.
 TIME_ANSWER_JS = """
-async ({end}) => {
+async ({end, limitMs}) => {
   const answerText = () => {
     const streaming = document.querySelector('#streaming-answer');
     if (streaming) return streaming.textContent.replace('▍', '').trim();
@@ -65,13 +67,15 @@ async ({end}) => {
       if (first !== null && (end === null || text.includes(end))) {
         observer.disconnect();
         clearTimeout(timer);
-        resolve([first, now - started]);
+        resolve([first, now - started, text.split(/\s+/).length]);
       }
     };
     const observer = new MutationObserver(check);
     observer.observe(document.body, {childList: true, subtree: true, characterData: true});
-    const timer = setTimeout(() => { observer.disconnect(); reject('no answer in 60 s'); },
-                             60000);
+    const timer = setTimeout(() => {
+      observer.disconnect();
+      resolve([first, null, answerText().split(/\s+/).length]);
+    }, limitMs);
     button.click();
   });
 }
@@ -139,22 +143,28 @@ def direct_stream_ms(http: httpx.Client, text: str) -> tuple[float, float]:
     return (first - started) * 1000, (last - first) * 1000
 
 
-def ask(page, text: str, end: str | None) -> tuple[float, float]:
+def ask(page, text: str, end: str | None) -> tuple[float, float | None, int]:
+    """Send `text`; (ms to the first answer text, ms to `end` or None, words shown)."""
     page.locator("#chat-input").fill(text)
-    first, complete = page.evaluate(TIME_ANSWER_JS, {"end": end})
-    page.wait_for_selector("#streaming-answer", state="detached", timeout=60_000)
-    return first, complete
+    limit_ms = ANSWER_LIMIT_S * 1000
+    first, complete, shown = page.evaluate(TIME_ANSWER_JS, {"end": end, "limitMs": limit_ms})
+    if first is None:
+        raise RuntimeError(f"no answer on the page within {ANSWER_LIMIT_S} s")
+    page.wait_for_selector("#streaming-answer", state="detached", timeout=limit_ms * 2)
+    return first, complete, shown
+
+
+def new_conversation(page) -> None:
+    page.get_by_role("button", name="New conversation").first.click()
+    page.wait_for_function("() => !document.querySelector('.message[data-role=\"assistant\"]')")
 
 
 def first_token_series(page, http: httpx.Client, turns: int) -> None:
     page_times, direct_times = [], []
     for turn in range(turns + 10):
         if turn % CONVERSATION_TURNS == 0:
-            page.get_by_role("button", name="New conversation").first.click()
-            page.wait_for_function(
-                "() => !document.querySelector('.message[data-role=\"assistant\"]')"
-            )
-        page_first, _ = ask(page, f"hello {turn}", None)
+            new_conversation(page)
+        page_first, _, _ = ask(page, f"hello {turn}", None)
         direct_first, _ = direct_stream_ms(http, f"hello {turn}")
         if turn >= 10:  # the first ten warm up
             page_times.append(page_first)
@@ -178,12 +188,18 @@ def token_rate_series(page, http: httpx.Client, upstream, rates: list[int]) -> N
         tokens = max(50, int(rate * SECONDS_PER_RATE))
         text = " ".join(f"w{i}" for i in range(tokens)) + f" {END}"
         step = {"text": text, "tokens_per_second": rate}
-        page.get_by_role("button", name="New conversation").first.click()
+        new_conversation(page)
         upstream.script(step)
         _, upstream_ms = direct_stream_ms(http, "pace")
         upstream.script(step)
-        first, complete = ask(page, f"pace {rate}", END)
+        first, complete, shown = ask(page, f"pace {rate}", END)
         upstream_rate = tokens / upstream_ms * 1000
+        if complete is None:
+            print(
+                f"{rate:>8} {tokens + 1:>7} {upstream_rate:>15.0f}"
+                f"  falls behind: {shown} tokens shown after {ANSWER_LIMIT_S} s"
+            )
+            continue
         page_rate = tokens / (complete - first) * 1000
         ratio = page_rate / upstream_rate
         if ratio >= KEEP_UP:

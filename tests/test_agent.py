@@ -59,6 +59,23 @@ async def test_plain_answer_streams_and_both_messages_are_saved(open_test_chat, 
     ]
 
 
+async def test_a_long_answer_and_a_long_question_are_saved_whole(open_test_chat, fake_openrouter):
+    """Well over the 16 KiB a proxy keeps in memory before it spools a body to disk."""
+    chat, conversation_id = await open_test_chat(READ_ORDERS)
+    answer = " ".join(f"word{i}" for i in range(6000))
+    question = "Please read this: " + "x" * 40_000
+    fake_openrouter.script({"text": answer})
+
+    events = await collect(chat, question, conversation_id)
+
+    assert events[-1].status == "complete"
+    saved = await conversations.list_messages(chat.tools, conversation_id)
+    assert [(m["role"], m["content"]) for m in saved] == [
+        ("user", question),
+        ("assistant", answer),
+    ]
+
+
 async def test_system_prompt_names_grants_and_never_a_key(open_test_chat, fake_openrouter):
     chat, _ = await open_test_chat([{"table": "orders", "insert": True}], goal="Track orders")
     fake_openrouter.script({"text": "ok"})

@@ -75,6 +75,10 @@ events {{ worker_connections 4096; }}
 http {{
 {logging}
 {temp_paths}
+  # Bodies and proxied answers stay in memory: as root, nginx's workers run as
+  # nobody and cannot write the temporary files under this (private) folder.
+  client_body_buffer_size 2m;
+  proxy_max_temp_file_size 0;
   include {self.root / "site.conf"};
 }}
 """

@@ -450,7 +450,10 @@ async def _prepare_turn(
         steps.append(
             conversations.add_message(chat.tools, conversation_id, role="user", content=user_text)
         )
-    prompt, earlier, *saved = await asyncio.gather(*steps)
+    results = await asyncio.gather(*steps, return_exceptions=True)
+    if failed := next((r for r in results if isinstance(r, BaseException)), None):
+        raise failed  # once every step has ended: none is left running on a closing client
+    prompt, earlier, *saved = results
     saved_ids = {row["id"] for row in saved}
     history = history_from_messages([row for row in earlier if row["id"] not in saved_ids])
     if not save_user_message and history and history[-1] == {"role": "user", "content": user_text}:

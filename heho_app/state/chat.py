@@ -334,6 +334,8 @@ class ChatState(rx.State):
                 self._finish_streaming("stopped")
         except CHAT_ERRORS as error:
             async with self:
+                if self.streaming_text or self.streaming_tools:
+                    self._finish_streaming("failed")  # what was shown stays on the page
                 self.streaming = False
             await self._show_error(error)
         finally:
