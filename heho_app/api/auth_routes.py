@@ -21,6 +21,7 @@ from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
 from heho_app import security
+from heho_app.api.guard import client_address
 from heho_app.db import session_scope
 from heho_app.services import accounts
 from heho_app.services.ratelimit import RateLimited
@@ -41,19 +42,6 @@ def error(status: int, code: str, message: str, field: str | None = None, **extr
     response = JSONResponse(body, status_code=status, headers=extra.get("headers"))
     response.headers["Cache-Control"] = "no-store"
     return response
-
-
-def client_address(request: Request) -> str:
-    """The client's address; behind HEHO_TRUSTED_PROXY_HOPS proxies, the one they saw."""
-    address = request.client.host if request.client else ""
-    hops = get_settings().trusted_proxy_hops
-    if hops:
-        forwarded = [
-            ip.strip() for ip in request.headers.get("x-forwarded-for", "").split(",") if ip.strip()
-        ]
-        if len(forwarded) >= hops:
-            address = forwarded[-hops]
-    return address
 
 
 def _cookie_kwargs() -> dict[str, Any]:
@@ -132,7 +120,7 @@ async def login(request: Request) -> JSONResponse:
     if not email or not password:
         field = "email" if not email else "password"
         return error(400, "missing", "Fill in your email and password.", field)
-    address, agent = client_address(request), request.headers.get("user-agent", "")
+    address, agent = client_address(request.scope), request.headers.get("user-agent", "")
 
     def check_password() -> accounts.LoginResult:
         with session_scope() as session:

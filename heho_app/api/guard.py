@@ -31,6 +31,7 @@ from heho_app.api.ratelimit import RateLimiter, RateLimitState
 from heho_app.db import session_scope
 from heho_app.models import utcnow
 from heho_app.services.api_keys import KEY_LIKE, VerifiedKey, verify_api_key
+from heho_app.settings import get_settings
 
 logger = logging.getLogger(__name__)
 
@@ -139,7 +140,7 @@ class ApiGuard:
                 path=loggable_path(path, scope.get("query_string", b"")),
                 status=context.status,
                 duration_ms=round((time.perf_counter() - started) * 1000, 3),
-                client_address=(scope.get("client") or ("", 0))[0] or "",
+                client_address=client_address(scope),
                 user_id=key.user_id if key else None,
                 key_id=key.id if key else None,
                 key_prefix=key.prefix if key else None,
@@ -247,3 +248,15 @@ def _replay(body: bytes, receive: Receive) -> Receive:
         return await receive()
 
     return replayed
+
+
+def client_address(scope: Scope) -> str:
+    """The client's address; behind HEHO_TRUSTED_PROXY_HOPS proxies, the one they saw."""
+    address = (scope.get("client") or ("", 0))[0] or ""
+    hops = get_settings().trusted_proxy_hops
+    if hops:
+        header = Headers(scope=scope).get("x-forwarded-for", "")
+        forwarded = [ip.strip() for ip in header.split(",") if ip.strip()]
+        if len(forwarded) >= hops:
+            address = forwarded[-hops]
+    return address

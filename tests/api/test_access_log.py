@@ -81,3 +81,19 @@ async def test_a_database_outage_does_not_fail_requests(
         assert (await client.get("/api/v1/health")).status_code == 200
         assert access_log.flush()
     assert "could not write 1 access log records" in caplog.text
+
+
+async def test_behind_a_trusted_proxy_the_address_it_saw_is_logged(
+    client, db, access_log, monkeypatch
+):
+    from heho_app.settings import get_settings
+
+    # The client forged the first entry; the one proxy in front appended the real one.
+    forwarded = {"X-Forwarded-For": "203.0.113.9, 198.51.100.7"}
+    await client.get("/api/v1/health", headers=forwarded)
+    monkeypatch.setattr(get_settings(), "trusted_proxy_hops", 1)
+    await client.get("/api/v1/health", headers=forwarded)
+    await client.get("/api/v1/health")  # no header: the socket's address
+
+    rows = entries(db, access_log)
+    assert [r.client_address for r in rows] == [CLIENT_ADDRESS, "198.51.100.7", CLIENT_ADDRESS]
