@@ -14,10 +14,8 @@ each, and what HeHo adds (target: median added <= 3 ms).
 
 import argparse
 import asyncio
-import base64
 import json
 import os
-import secrets
 import statistics
 import sys
 import tempfile
@@ -28,6 +26,9 @@ from pathlib import Path
 import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from heho_app.devtools.seed import connect_chatbot, throwaway_settings
+from heho_app.devtools.supabase_stack import LocalSupabase
 
 QUESTION = "hello"
 TARGET_MS = 3.0
@@ -71,15 +72,13 @@ async def measure(
     return heho_times, direct_times
 
 
-def seed(db_url: str, stack_url: str, service_key: str) -> tuple[str, str]:
+def seed(db_url: str, stack: LocalSupabase) -> tuple[str, str]:
     """A user with an unlimited API key and a chatbot connected to the stack."""
     from sqlmodel import Session
 
     from heho_app.db import make_engine
     from heho_app.models import Chatbot, User
     from heho_app.services.api_keys import create_api_key
-    from heho_app.services.credentials import OPENROUTER, SUPABASE, store_credential
-    from heho_app.services.permissions import save_grants
 
     engine = make_engine(db_url)
     with Session(engine, expire_on_commit=False) as session:
@@ -94,20 +93,17 @@ def seed(db_url: str, stack_url: str, service_key: str) -> tuple[str, str]:
             name="bench",
             model="heho/fake-tools",
             memory_enabled=False,
-            supabase_url=stack_url,
+            supabase_url=stack.url,
         )
         session.add(chatbot)
         session.flush()
-        save_grants(session, chatbot.id, [{"table": "orders"}])
-        store_credential(
-            session, user_id=user.id, kind=OPENROUTER, plaintext="sk-or-v1-bench-0123456789"
-        )
-        store_credential(
+        connect_chatbot(
             session,
             user_id=user.id,
-            kind=SUPABASE,
-            plaintext=service_key,
             chatbot_id=chatbot.id,
+            stack=stack,
+            openrouter_key="sk-or-v1-bench-0123456789",
+            grants=[{"table": "orders"}],
         )
         session.commit()
         chatbot_id = chatbot.id
@@ -174,26 +170,19 @@ def main() -> None:
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="heho-bench-") as tmp:
         root = Path(tmp)
-        secrets_env = {
-            "REFLEX_DB_URL": f"sqlite:///{root / 'heho.db'}",
-            "HEHO_SECRET_KEY": secrets.token_urlsafe(48),
-            "HEHO_ENCRYPTION_KEYS": f"bench:{base64.b64encode(secrets.token_bytes(32)).decode()}",
-            "HEHO_OUTBOX_DIR": str(root / "outbox"),
-            "HEHO_DEV_SECRETS_FILE": str(root / "dev-secrets.json"),
-        }
+        secrets_env = throwaway_settings(root)
         os.environ.update(secrets_env)  # before HeHo reads its settings, here and in the app
 
         from heho_app.devtools.app_server import serve_app
         from heho_app.devtools.fake_openrouter import FakeOpenRouter
         from heho_app.devtools.processes import free_port
-        from heho_app.devtools.supabase_stack import LocalSupabase
 
         with FakeOpenRouter(tokens_per_second=0) as upstream, LocalSupabase() as stack:
             os.environ["OPENROUTER_BASE_URL"] = upstream.url
             log_path = root / "app.log"
             print("starting the app (reflex run --env prod)…", flush=True)
             with serve_app(port=free_port(), env={}, log_path=log_path) as app_url:
-                key, chatbot_id = seed(secrets_env["REFLEX_DB_URL"], stack.url, stack.service_key)
+                key, chatbot_id = seed(secrets_env["REFLEX_DB_URL"], stack)
                 asyncio.run(bench(app_url, upstream.url, key, chatbot_id, args))
 
 

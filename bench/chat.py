@@ -16,7 +16,6 @@ page keeps up with) is `bench/chat_page.py`.
 
 import argparse
 import asyncio
-import base64
 import os
 import statistics
 import sys
@@ -27,20 +26,14 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from heho_app.devtools.processes import free_port
+from heho_app.devtools.seed import connect_chatbot, throwaway_settings
 
 
 def configure_environment() -> int:
     """HeHo's settings for a throwaway run; returns the local OpenRouter's port."""
-    workdir = Path(tempfile.mkdtemp(prefix="heho-bench-chat-"))
     port = free_port()
-    os.environ.update(
-        {
-            "REFLEX_DB_URL": f"sqlite:///{workdir / 'heho.db'}",
-            "HEHO_SECRET_KEY": base64.b64encode(os.urandom(32)).decode(),
-            "HEHO_ENCRYPTION_KEYS": f"bench:{base64.b64encode(os.urandom(32)).decode()}",
-            "OPENROUTER_BASE_URL": f"http://127.0.0.1:{port}/api/v1",
-        }
-    )
+    os.environ.update(throwaway_settings(Path(tempfile.mkdtemp(prefix="heho-bench-chat-"))))
+    os.environ["OPENROUTER_BASE_URL"] = f"http://127.0.0.1:{port}/api/v1"
     return port
 
 
@@ -57,9 +50,7 @@ async def bench(turns: int, port: int) -> None:
     from heho_app.models import Chatbot, User
     from heho_app.services import conversations
     from heho_app.services.agent import TextChunk, open_chat, run_turn
-    from heho_app.services.credentials import OPENROUTER, SUPABASE, store_credential
     from heho_app.services.openrouter import TextDelta, stream_chat
-    from heho_app.services.permissions import save_grants
 
     key = "sk-or-v1-bench"
     with LocalSupabase() as stack, FakeOpenRouter(port=port, tokens_per_second=0) as upstream:
@@ -71,14 +62,13 @@ async def bench(turns: int, port: int) -> None:
             chatbot = Chatbot(user_id=user.id, name="bench", supabase_url=stack.url)
             session.add(chatbot)
             session.flush()
-            save_grants(session, chatbot.id, [{"table": "orders"}])
-            store_credential(session, user_id=user.id, kind=OPENROUTER, plaintext=key)
-            store_credential(
+            connect_chatbot(
                 session,
                 user_id=user.id,
-                kind=SUPABASE,
-                plaintext=stack.service_key,
                 chatbot_id=chatbot.id,
+                stack=stack,
+                openrouter_key=key,
+                grants=[{"table": "orders"}],
             )
         chat = await open_chat(user.id, chatbot.id, purpose="bench")
 

@@ -20,9 +20,7 @@ chatbot's chat page. Then:
 """
 
 import argparse
-import base64
 import os
-import secrets
 import statistics
 import sys
 import tempfile
@@ -32,6 +30,9 @@ from pathlib import Path
 import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from heho_app.devtools.seed import connect_chatbot, throwaway_settings
+from heho_app.devtools.supabase_stack import LocalSupabase
 
 PASSWORD = "bench-chat-page-2026"  # noqa: S105 - the throwaway user of this run
 KEY = "sk-or-v1-bench-chat-page-0123"
@@ -87,15 +88,13 @@ def percentile_99(values: list[float]) -> float:
     return ordered[min(len(ordered) - 1, round(0.99 * (len(ordered) - 1)))]
 
 
-def seed(db_url: str, stack_url: str, service_key: str) -> tuple[str, str]:
+def seed(db_url: str, stack: LocalSupabase) -> tuple[str, str]:
     """A verified user with a connected chatbot (memory off: one upstream call a turn)."""
     from sqlmodel import Session
 
     from heho_app.db import make_engine
     from heho_app.models import Chatbot, User, utcnow
     from heho_app.security import hash_password
-    from heho_app.services.credentials import OPENROUTER, SUPABASE, store_credential
-    from heho_app.services.permissions import save_grants
 
     engine = make_engine(db_url)
     with Session(engine, expire_on_commit=False) as session:
@@ -107,14 +106,17 @@ def seed(db_url: str, stack_url: str, service_key: str) -> tuple[str, str]:
         session.add(user)
         session.flush()
         chatbot = Chatbot(
-            user_id=user.id, name="Bench", memory_enabled=False, supabase_url=stack_url
+            user_id=user.id, name="Bench", memory_enabled=False, supabase_url=stack.url
         )
         session.add(chatbot)
         session.flush()
-        save_grants(session, chatbot.id, [{"table": "orders"}])
-        store_credential(session, user_id=user.id, kind=OPENROUTER, plaintext=KEY)
-        store_credential(
-            session, user_id=user.id, kind=SUPABASE, plaintext=service_key, chatbot_id=chatbot.id
+        connect_chatbot(
+            session,
+            user_id=user.id,
+            chatbot_id=chatbot.id,
+            stack=stack,
+            openrouter_key=KEY,
+            grants=[{"table": "orders"}],
         )
         session.commit()
         email, chatbot_id = user.email, chatbot.id
@@ -220,13 +222,7 @@ def main() -> None:
     rates = [int(rate) for rate in args.rates.split(",")]
     with tempfile.TemporaryDirectory(prefix="heho-bench-page-") as tmp:
         root = Path(tmp)
-        env = {
-            "REFLEX_DB_URL": f"sqlite:///{root / 'heho.db'}",
-            "HEHO_SECRET_KEY": secrets.token_urlsafe(48),
-            "HEHO_ENCRYPTION_KEYS": f"bench:{base64.b64encode(secrets.token_bytes(32)).decode()}",
-            "HEHO_OUTBOX_DIR": str(root / "outbox"),
-            "HEHO_DEV_SECRETS_FILE": str(root / "dev-secrets.json"),
-        }
+        env = throwaway_settings(root)
         os.environ.update(env)  # before HeHo reads its settings, here and in the app
 
         from playwright.sync_api import sync_playwright
@@ -234,7 +230,6 @@ def main() -> None:
         from heho_app.devtools.app_server import serve_app
         from heho_app.devtools.fake_openrouter import FakeOpenRouter
         from heho_app.devtools.processes import free_port
-        from heho_app.devtools.supabase_stack import LocalSupabase
 
         with FakeOpenRouter(tokens_per_second=0) as upstream, LocalSupabase() as stack:
             os.environ["OPENROUTER_BASE_URL"] = upstream.url
@@ -243,7 +238,7 @@ def main() -> None:
                 serve_app(port=free_port(), env={}, log_path=root / "app.log") as app_url,
                 sync_playwright() as playwright,
             ):
-                email, chatbot_id = seed(env["REFLEX_DB_URL"], stack.url, stack.service_key)
+                email, chatbot_id = seed(env["REFLEX_DB_URL"], stack)
                 browser = playwright.chromium.launch(
                     executable_path="/usr/bin/chromium", args=["--no-sandbox", "--disable-gpu"]
                 )

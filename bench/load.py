@@ -51,12 +51,11 @@ from heho_app.devtools.deployment import (
     rss_bytes,
 )
 from heho_app.devtools.processes import free_port, terminate, wait_until
+from heho_app.devtools.seed import connect_chatbot
 from heho_app.devtools.supabase_stack import LocalSupabase
 from heho_app.models import Chatbot, User, utcnow
 from heho_app.security import SESSION_COOKIE, hash_password
 from heho_app.services.api_keys import create_api_key
-from heho_app.services.credentials import OPENROUTER, SUPABASE, store_credential
-from heho_app.services.permissions import save_grants
 
 PASSWORD = "bench-load-window-2026"  # noqa: S105 - the throwaway users of this run
 STATE = "reflex___state____state"
@@ -90,14 +89,13 @@ def seed(db_url: str, stack: LocalSupabase, users: int) -> list[tuple[str, str, 
             chatbot = Chatbot(user_id=user.id, name="Bench", supabase_url=stack.url)
             session.add(chatbot)
             session.flush()
-            save_grants(session, chatbot.id, [{"table": "orders"}])
-            store_credential(session, user_id=user.id, kind=OPENROUTER, plaintext="sk-or-bench")
-            store_credential(
+            connect_chatbot(
                 session,
                 user_id=user.id,
-                kind=SUPABASE,
-                plaintext=stack.service_key,
                 chatbot_id=chatbot.id,
+                stack=stack,
+                openrouter_key="sk-or-bench",
+                grants=[{"table": "orders"}],
             )
             key = create_api_key(
                 session, user_id=user.id, name="bench", rate_limit_per_minute=10_000_000
