@@ -284,22 +284,25 @@ class ChatState(rx.State):
             self.conversation_id = ""
             self.messages, self.last_user_text = [], ""
 
-    @rx.event
-    def send(self, form: dict):
+    @rx.event(background=True)
+    async def send(self, form: dict):
         text = str(form.get("message", "")).strip()
-        if self.streaming or not text:
-            return None
-        if len(text) > MAX_MESSAGE_LENGTH:
-            self.error = f"A message can be at most {MAX_MESSAGE_LENGTH:,} characters."
-            return None
-        self.draft = ""
-        return ChatState.stream_answer(text, True)
+        async with self:
+            if self.streaming or not text:
+                return None
+            if len(text) > MAX_MESSAGE_LENGTH:
+                self.error = f"A message can be at most {MAX_MESSAGE_LENGTH:,} characters."
+                return None
+            self.draft = ""
+        return await self._answer(text, new_message=True)
 
-    @rx.event
-    def retry(self):
-        if not self.can_retry:
-            return None
-        return ChatState.stream_answer(self.last_user_text, False)
+    @rx.event(background=True)
+    async def retry(self):
+        async with self:
+            if not self.can_retry:
+                return None
+            text = self.last_user_text
+        return await self._answer(text, new_message=False)
 
     @rx.event
     def stop(self):
@@ -307,8 +310,9 @@ class ChatState(rx.State):
         if task is not None:
             task.cancel()
 
-    @rx.event(background=True)
-    async def stream_answer(self, text: str, new_message: bool):
+    async def _answer(self, text: str, *, new_message: bool):
+        """Stream the answer to `text` (a background task: Send and Retry run it
+        themselves rather than chain an event, which would cost a browser round trip)."""
         async with self:
             user_id = current_user_id(self)
             if user_id is None:
