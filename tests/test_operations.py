@@ -313,6 +313,38 @@ async def test_row_cap_refuses_and_changes_nothing(tool, tool_context, supabase_
     assert last_completion(heho_user.id).outcome == "denied"
 
 
+async def test_row_cap_counts_every_write_of_the_turn(tool_context, supabase_stack, heho_user):
+    grant = {"table": "orders", "update": True, "delete": True, "confirm_delete": True}
+    ctx = await tool_context([grant, {"table": "customers", "insert": True}], row_cap=5)
+    first = await run_tool(
+        ctx, "update_rows", {"table": "orders", "values": {"status": "x"}, "filters": eq("id", 1)}
+    )
+    inserted = await run_tool(
+        ctx, "insert_rows", {"table": "customers", "rows": [{"name": "A"}, {"name": "B"}]}
+    )
+    assert first.count == 1 and inserted.count == 2
+    before = snapshot(supabase_stack)
+
+    three_more = await run_tool(
+        ctx,
+        "delete_rows",
+        {"table": "orders", "filters": [{"column": "id", "op": "in", "value": [2, 3, 4]}]},
+    )
+
+    assert (three_more.outcome, three_more.error_code) == ("denied", "row_cap_exceeded")
+    assert "3 already changed in this turn" in three_more.reason
+    assert snapshot(supabase_stack) == before
+    assert last_completion(heho_user.id).outcome == "denied"
+    two_more = await run_tool(
+        ctx,
+        "delete_rows",
+        {"table": "orders", "filters": [{"column": "id", "op": "in", "value": [2, 3]}]},
+    )
+    assert two_more.ok and two_more.count == 2
+    fresh = await tool_context([grant], row_cap=5)  # the next turn starts afresh
+    assert (await run_tool(fresh, "delete_rows", {"table": "orders", "filters": eq("id", 5)})).ok
+
+
 async def test_row_cap_default_allows_up_to_100(tool_context, supabase_stack, heho_user):
     ctx = await tool_context([{"table": "orders", "update": True}])
     result = await run_tool(

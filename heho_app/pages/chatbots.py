@@ -518,7 +518,7 @@ def settings_section() -> rx.Component:
                         "Row cap",
                         "row_cap",
                         S.row_cap,
-                        "At most this many rows per update or delete (1 to 1000).",
+                        "Rows one answer may insert, update or delete in all (1 to 1000).",
                         step="1",
                     ),
                     columns=rx.breakpoints(initial="1", sm="3"),
@@ -778,7 +778,7 @@ def delete_grant_dialog() -> rx.Component:
                         rx.text(
                             "The chatbot will be able to delete rows of ",
                             rx.text.strong(S.delete_table),
-                            " when a conversation asks for it — up to the row cap per call. "
+                            " when a conversation asks for it — up to the row cap per answer. "
                             "Deleted rows cannot be recovered by HeHo.",
                         ),
                         icon="triangle-alert",

@@ -136,6 +136,8 @@ class ToolContext:
     policy: Policy
     db_schema: DatabaseSchema
     conversation_id: str | None = None
+    rows_changed: int = 0
+    """Rows inserted, updated or deleted through this context; the row cap counts them all."""
     _client: AsyncClient | None = field(default=None, repr=False)
     _http: httpx.AsyncClient | None = field(default=None, repr=False)
 
@@ -537,15 +539,11 @@ async def _insert_rows(ctx: ToolContext, args: dict) -> ToolResult:
     rows = args["rows"]
     if not isinstance(rows, list) or not rows:
         raise Refusal("rows must be a non-empty list of objects", "malformed_arguments")
-    if len(rows) > ctx.chatbot.row_cap:
-        raise Refusal(
-            f"inserting {len(rows)} rows exceeds this chatbot's cap of {ctx.chatbot.row_cap}; "
-            "nothing was changed",
-            "row_cap_exceeded",
-        )
+    _check_row_cap(ctx, len(rows), "insert", table.name)
     checked = [_row_values(table, row, "each row") for row in rows]
     response = await (await ctx.client()).table(table.name).insert(checked).execute()
     inserted = response.data or []
+    ctx.rows_changed += len(inserted)
     return ToolResult(
         ok=True,
         outcome="ok",
@@ -556,19 +554,29 @@ async def _insert_rows(ctx: ToolContext, args: dict) -> ToolResult:
     )
 
 
+def _check_row_cap(ctx: ToolContext, count: int, verb: str, table_name: str) -> None:
+    """Refuse a write that would take the rows changed through `ctx` (one turn or one
+    API request) past the chatbot's cap: several small writes add up."""
+    if ctx.rows_changed + count <= ctx.chatbot.row_cap:
+        return
+    earlier = (
+        f" after the {ctx.rows_changed} already changed in this turn" if ctx.rows_changed else ""
+    )
+    raise Refusal(
+        f"this would {verb} {count} rows of {table_name!r}{earlier}, more than this chatbot's "
+        f"cap of {ctx.chatbot.row_cap}; nothing was changed. Narrow the filters.",
+        "row_cap_exceeded",
+    )
+
+
 async def _count_within_cap(
     ctx: ToolContext, table: TableInfo, filters: list[tuple[str, str, Any]], verb: str
 ) -> int:
-    """Count the rows the filters match; refuse when that is more than the chatbot's cap."""
+    """Count the rows the filters match; refuse when they would exceed the cap."""
     query = (await ctx.client()).table(table.name).select("*", count=CountMethod.exact, head=True)
     response = await _apply_filters(query, filters).execute()
     count = response.count or 0
-    if count > ctx.chatbot.row_cap:
-        raise Refusal(
-            f"this would {verb} {count} rows of {table.name!r}, more than this chatbot's cap "
-            f"of {ctx.chatbot.row_cap}; nothing was changed. Narrow the filters.",
-            "row_cap_exceeded",
-        )
+    _check_row_cap(ctx, count, verb, table.name)
     return count
 
 
@@ -585,6 +593,7 @@ async def _update_rows(ctx: ToolContext, args: dict) -> ToolResult:
     response = await _apply_filters(query, filters).execute()
     rows = response.data or []
     count = response.count if response.count is not None else len(rows)
+    ctx.rows_changed += count
     return ToolResult(
         ok=True, outcome="ok", tool="update_rows", table=table.name, rows=rows, count=count
     )
@@ -599,6 +608,7 @@ async def _delete_rows(ctx: ToolContext, args: dict) -> ToolResult:
     query = (await ctx.client()).table(table.name).delete(count=CountMethod.exact)
     response = await _apply_filters(query, filters).execute()
     count = response.count if response.count is not None else len(response.data or [])
+    ctx.rows_changed += count
     return ToolResult(ok=True, outcome="ok", tool="delete_rows", table=table.name, count=count)
 
 
