@@ -1,5 +1,6 @@
 """The gate against a real local Supabase: grants, names, values, caps, failures, audit."""
 
+import asyncio
 import json
 
 import pytest
@@ -560,3 +561,25 @@ async def test_no_audit_log_means_nothing_is_done(tool_context, supabase_stack):
             conn.execute(text("alter table audit_events_away rename to audit_events"))
     assert (result.outcome, result.error_code) == ("failed", "audit_unavailable")
     assert snapshot(supabase_stack) == before
+
+
+async def test_concurrent_updates_all_land(tool_context, supabase_stack):
+    """Counting with HEAD before each write broke about one write in 150 under
+    concurrency: PostgREST closes the connection after a HEAD without saying so, the
+    proxy in front hands that dead connection to the next request, and a PATCH is not
+    retried (502). Counting is a GET now."""
+    ctx = await tool_context([{"table": "products", "update": True}], row_cap=1000)
+
+    async def update_many(worker: int) -> list[str]:
+        outcomes = []
+        for turn in range(80):
+            result = await run_tool(
+                ctx,
+                "update_rows",
+                {"table": "products", "values": {"stock": turn}, "filters": eq("id", worker)},
+            )
+            outcomes.append(result.outcome if result.ok else f"{result.outcome}: {result.reason}")
+        return outcomes
+
+    results = await asyncio.gather(*(update_many(worker) for worker in range(1, 6)))
+    assert [o for outcomes in results for o in outcomes if o != "ok"] == []

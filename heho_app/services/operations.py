@@ -572,9 +572,14 @@ def _check_row_cap(ctx: ToolContext, count: int, verb: str, table_name: str) -> 
 async def _count_within_cap(
     ctx: ToolContext, table: TableInfo, filters: list[tuple[str, str, Any]], verb: str
 ) -> int:
-    """Count the rows the filters match; refuse when they would exceed the cap."""
-    query = (await ctx.client()).table(table.name).select("*", count=CountMethod.exact, head=True)
-    response = await _apply_filters(query, filters).execute()
+    """Count the rows the filters match; refuse when they would exceed the cap.
+
+    A GET for no rows, not a HEAD: PostgREST (warp before 3.4.12) closes the
+    connection after answering a HEAD without saying so, and a proxy in front
+    (Supabase's Kong, nginx) may hand that dead connection to the write that
+    follows, which it does not retry: a sporadic 502."""
+    query = (await ctx.client()).table(table.name).select("*", count=CountMethod.exact)
+    response = await _apply_filters(query, filters).limit(0).execute()
     count = response.count or 0
     _check_row_cap(ctx, count, verb, table.name)
     return count
