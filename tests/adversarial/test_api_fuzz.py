@@ -2,20 +2,18 @@
 positive run in tests/api/test_schemathesis.py): every invalid request is refused with a
 4xx in the spec's shape, and a refused request changes nothing the caller owns."""
 
-import schemathesis
 from hypothesis import HealthCheck, settings
 from schemathesis import GenerationMode
 from schemathesis.specs.openapi.checks import positive_data_acceptance
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
-from heho_app.api.app import create_api
 from heho_app.models import ApiKey, Chatbot, TableGrant
 from tests.api.conftest import bearer
-from tests.api.e2e_helpers import new_key
+from tests.api.e2e_helpers import api_schema, new_key
 from tests.fixtures.accounts import app_engine
 
-schema = schemathesis.openapi.from_dict(create_api().openapi())
+schema = api_schema()
 schema.config.generation.update(modes=[GenerationMode.NEGATIVE])
 
 
