@@ -41,7 +41,7 @@ app = rx.App(
 app.register_lifespan_task(apply_migrations)
 app.add_page(landing, route="/", title="HeHo — an AI chatbot on your own database")
 
-# Accounts. A protected page: on_load=AuthState.require_login (first, if a list).
+# Accounts. Pages for signed-in users go through add_signed_in_page below.
 app.add_page(
     auth.signup_page, route="/signup", title="Sign up — HeHo", on_load=SignupState.reset_form
 )
@@ -56,42 +56,26 @@ app.add_page(
     auth.forgot_page, route="/forgot", title="Forgot your password — HeHo", on_load=ForgotState.load
 )
 app.add_page(auth.reset_page, route="/reset", title="New password — HeHo", on_load=ResetState.load)
-app.add_page(
-    account.account_page,
-    route="/account",
-    title="Account — HeHo",
-    on_load=[AuthState.require_login, AccountState.load],
-)
 
-# Chatbots, keys and the audit log (each page's state checks the user again).
-app.add_page(
-    chatbot_pages.chatbots_page,
-    route="/chatbots",
-    title="Chatbots — HeHo",
-    on_load=[AuthState.require_login, ChatbotsState.load],
+
+def add_signed_in_page(component, *, route: str, title: str, load) -> None:
+    """A page for signed-in users only: the login check runs before the page's own
+    load (which checks the user again)."""
+    app.add_page(
+        component, route=route, title=f"{title} — HeHo", on_load=[AuthState.require_login, load]
+    )
+
+
+add_signed_in_page(account.account_page, route="/account", title="Account", load=AccountState.load)
+add_signed_in_page(
+    chatbot_pages.chatbots_page, route="/chatbots", title="Chatbots", load=ChatbotsState.load
 )
-app.add_page(
+add_signed_in_page(
     chatbot_pages.settings_page,
     route="/chatbots/[chatbot_id]/settings",
-    title="Chatbot settings — HeHo",
-    on_load=[AuthState.require_login, SettingsState.load],
+    title="Chatbot settings",
+    load=SettingsState.load,
 )
-app.add_page(
-    keys_page.keys_page,
-    route="/keys",
-    title="Keys — HeHo",
-    on_load=[AuthState.require_login, KeysState.load],
-)
-app.add_page(
-    audit_page.audit_page,
-    route="/audit",
-    title="Audit — HeHo",
-    on_load=[AuthState.require_login, AuditState.load],
-)
-
-app.add_page(
-    chat.chat_page,
-    route="/chat/[chatbot_id]",
-    title="Chat — HeHo",
-    on_load=[AuthState.require_login, ChatState.load],
-)
+add_signed_in_page(keys_page.keys_page, route="/keys", title="Keys", load=KeysState.load)
+add_signed_in_page(audit_page.audit_page, route="/audit", title="Audit", load=AuditState.load)
+add_signed_in_page(chat.chat_page, route="/chat/[chatbot_id]", title="Chat", load=ChatState.load)
