@@ -44,13 +44,8 @@ from sqlmodel import Session
 
 from heho_app.db import make_engine
 from heho_app.devtools.databases import temporary_database
-from heho_app.devtools.deployment import (
-    LocalDeployment,
-    cpu_seconds,
-    processes_in_group,
-    rss_bytes,
-)
-from heho_app.devtools.processes import free_port, terminate, wait_until
+from heho_app.devtools.deployment import LocalDeployment, cpu_seconds, rss_bytes
+from heho_app.devtools.processes import free_port, processes_in_group, terminate, wait_until
 from heho_app.devtools.seed import connect_chatbot
 from heho_app.devtools.supabase_stack import LocalSupabase
 from heho_app.models import Chatbot, User, utcnow

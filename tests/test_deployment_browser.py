@@ -59,9 +59,13 @@ def test_a_signed_in_session_works_on_every_worker(deployment, browser):
         email = email_of(deployment, sign_in(first, deployment, "workers"))
         open_page(first, f"{deployment.url}/account")
         tabs = [first]
-        # Tabs share the session cookie; each opens its own websocket, which nginx
-        # hands to whichever worker accepts it. Open tabs until both workers hold one.
-        while len(websockets_per_worker(deployment)) < 2 and len(tabs) < 12:
+        # Each worker listens on its own socket (SO_REUSEPORT): the kernel picks one
+        # per new connection by a hash of its addresses. nginx keeps its upstream
+        # connections open and reuses them, websocket upgrades included, so a reload
+        # before each tab makes every tab's connections new ones, each landing on
+        # either worker. Open tabs until both workers hold one (1 in 2^19 to miss).
+        while len(websockets_per_worker(deployment)) < 2 and len(tabs) < 20:
+            deployment.nginx.reload()
             tab = context.new_page()
             open_page(tab, f"{deployment.url}/account")
             tabs.append(tab)

@@ -15,7 +15,14 @@ from pathlib import Path
 
 from heho_app.devtools.app_server import serve_app
 from heho_app.devtools.nginx import Nginx, render_template
-from heho_app.devtools.processes import free_port
+from heho_app.devtools.processes import (
+    ESTABLISHED,
+    LISTENING,
+    free_port,
+    processes_in_group,
+    socket_inodes,
+    tcp_inodes,
+)
 from heho_app.devtools.redis_server import RedisServer
 from heho_app.settings import PROJECT_ROOT
 
@@ -96,31 +103,14 @@ class LocalDeployment:
 
     def connections_per_worker(self) -> dict[int, int]:
         """Open TCP connections each worker has accepted (from nginx) on the app's port."""
-        accepted = _established_inodes(self.app_port)
-        return {pid: len(_socket_inodes(pid) & accepted) for pid in self.worker_pids()}
+        accepted = tcp_inodes(ESTABLISHED, self.app_port)
+        return {pid: len(socket_inodes(pid) & accepted) for pid in self.worker_pids()}
 
     def __enter__(self) -> "LocalDeployment":
         return self.start()
 
     def __exit__(self, *_exc: object) -> None:
         self.stop()
-
-
-def processes_in_group(pgid: int) -> list[int]:
-    """Live process ids whose process group is `pgid` (Linux /proc)."""
-    found = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            stat = (entry / "stat").read_text()
-        except OSError:
-            continue
-        # pid (comm) state ppid pgrp ...: comm may hold spaces, so split after ')'.
-        fields = stat.rsplit(")", 1)[1].split()
-        if int(fields[2]) == pgid and fields[0] != "Z":
-            found.append(int(entry.name))
-    return sorted(found)
 
 
 def rss_bytes(pid: int) -> int:
@@ -143,41 +133,10 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def _socket_inodes(pid: int) -> set[int]:
-    inodes = set()
-    try:
-        descriptors = list(Path(f"/proc/{pid}/fd").iterdir())
-    except OSError:
-        return inodes
-    for descriptor in descriptors:
-        try:
-            target = os.readlink(descriptor)
-        except OSError:
-            continue
-        if target.startswith("socket:["):
-            inodes.add(int(target[8:-1]))
-    return inodes
-
-
-def _tcp_inodes(local_port: int, state: str) -> set[int]:
-    """Inodes of IPv4 TCP sockets on `local_port` in `state` (01 established, 0A listening)."""
-    inodes = set()
-    for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
-        fields = line.split()
-        port = int(fields[1].rsplit(":", 1)[1], 16)
-        if port == local_port and fields[3] == state:
-            inodes.add(int(fields[9]))
-    return inodes
-
-
-def _established_inodes(local_port: int) -> set[int]:
-    return _tcp_inodes(local_port, "01")
-
-
 def _listening_pid(port: int) -> int:
     """A process that listens on `port` (every granian process holds the socket)."""
-    listening = _tcp_inodes(port, "0A")
+    listening = tcp_inodes(LISTENING, port)
     for entry in Path("/proc").iterdir():
-        if entry.name.isdigit() and _socket_inodes(int(entry.name)) & listening:
+        if entry.name.isdigit() and socket_inodes(int(entry.name)) & listening:
             return int(entry.name)
     raise LookupError(f"nothing listens on port {port}")

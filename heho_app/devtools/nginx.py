@@ -6,13 +6,23 @@ logs and temp paths in one directory, on a loopback port, in the foreground.
 so nginx's own `$variables` stay as they are.
 """
 
+import os
 import re
+import signal
 import subprocess
 from pathlib import Path
 
 import httpx
 
-from heho_app.devtools.processes import StartupError, terminate, wait_until
+from heho_app.devtools.processes import (
+    LISTENING,
+    StartupError,
+    processes_in_group,
+    socket_inodes,
+    tcp_inodes,
+    terminate,
+    wait_until,
+)
 
 NGINX_BIN = Path("/usr/sbin/nginx")
 ACCESS_LOG_FORMAT = (
@@ -95,6 +105,24 @@ http {{
             self.stop()
             raise
         return self
+
+    def reload(self) -> None:
+        """Reload (SIGHUP) and wait until a new worker runs and the old ones have
+        closed their listening sockets, which they do together with their idle
+        upstream connections: the next request opens a new connection upstream."""
+        assert self.process is not None
+        master = self.process.pid
+        old_workers = set(processes_in_group(master)) - {master}
+
+        def reloaded() -> bool:
+            workers = set(processes_in_group(master)) - {master}
+            listeners = socket_inodes(master) & tcp_inodes(LISTENING)
+            return bool(workers - old_workers) and not any(
+                socket_inodes(old) & listeners for old in workers & old_workers
+            )
+
+        os.kill(master, signal.SIGHUP)
+        wait_until(reloaded, 10, "nginx's reload", self.error_log_path)
 
     def stop(self) -> None:
         terminate(self.process)
