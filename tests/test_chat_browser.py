@@ -227,6 +227,14 @@ def test_mid_stream_error_is_shown_and_retry_after_429_succeeds(
     assert [r["status"] for r in fake_openrouter.requests()[-2:]] == [429, 200]
 
 
+def test_an_answer_cut_off_at_the_length_limit_says_so(open_chat_page, page, fake_openrouter):
+    open_chat_page([{"table": "orders"}])
+    fake_openrouter.script({"text": "The list goes on and", "finish_reason": "length"})
+    ask(page, "List everything")
+    expect(last_answer(page)).to_contain_text("The list goes on and")
+    expect(page.locator("#chat-error")).to_contain_text("length limit")
+
+
 def test_messages_survive_a_reload(open_chat_page, page, fake_openrouter):
     open_chat_page([{"table": "orders"}])
     fake_openrouter.script({"text": "Remember this answer."})

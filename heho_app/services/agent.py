@@ -254,6 +254,8 @@ class TurnEnd:
     error_message: str | None = None
     usage: Usage | None = None
     message_id: str | None = None
+    finish_reason: str | None = None
+    """The model's reason for ending its last answer (`stop`, `length`…), as sent."""
 
 
 TurnEvent = TextChunk | ToolActivity | ApprovalNeeded | TurnEnd
@@ -361,6 +363,7 @@ async def run_turn(
     activities: list[dict[str, Any]] = []
     usage = Usage()
     status, error_code, error_message = "complete", None, None
+    finish_reason = None
     try:
         for step in range(MAX_TOOL_STEPS + 1):
             turn = ChatTurn()
@@ -381,6 +384,7 @@ async def run_turn(
                         answer.append(event.text)
                         yield TextChunk(event.text)
             usage = _add_usage(usage, turn.usage)
+            finish_reason = turn.finish_reason
             if turn.status != "complete":
                 status = turn.status or "interrupted"
                 error_code = turn.error.code if turn.error else None
@@ -428,7 +432,7 @@ async def run_turn(
     message_id = None
     if conversation_id is not None:
         message_id = await _save_answer(chat, conversation_id, content, status, activities)
-    yield TurnEnd(status, content, error_code, error_message, usage, message_id)
+    yield TurnEnd(status, content, error_code, error_message, usage, message_id, finish_reason)
 
 
 async def _prepare_turn(

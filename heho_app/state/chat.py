@@ -35,6 +35,7 @@ from heho_app.state.auth import current_user_id, login_redirect
 
 FLUSH_SECONDS = 0.05
 MAX_MESSAGE_LENGTH = 20_000
+CUT_OFF_NOTICE = "The model stopped at its length limit: the answer may be cut off."
 OUTCOME_LABELS = {
     "ok": "done",
     "denied": "refused",
@@ -390,7 +391,8 @@ class ChatState(rx.State):
                             )
                         )
                     elif isinstance(event, TurnEnd):
-                        self._finish_streaming(event.status, event.error_message)
+                        cut_off = CUT_OFF_NOTICE if event.finish_reason == "length" else None
+                        self._finish_streaming(event.status, event.error_message or cut_off)
             rows = await conversations.list_messages(chat.tools, conversation_id)
             async with self:
                 self.messages = [message_item(row) for row in rows]

@@ -160,6 +160,27 @@ def test_the_openai_sdk_streams_an_answer_read_from_the_database(
     assert len({c.id for c in chunks}) == 1
 
 
+@pytest.mark.parametrize("stream", [False, True])
+def test_an_answer_cut_off_at_max_tokens_says_length(caller, fake_openrouter, stream):
+    me = caller()
+    fake_openrouter.script({"text": "Once upon a", "finish_reason": "length"})
+
+    request = {
+        "model": me.chatbot_id,
+        "messages": [{"role": "user", "content": "Tell me a story"}],
+        "max_tokens": 3,
+    }
+    if stream:
+        chunks = list(me.sdk().chat.completions.create(**request, stream=True))
+        text = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
+        reasons = [c.choices[0].finish_reason for c in chunks if c.choices]
+        assert text == "Once upon a" and reasons[-1] == "length"
+    else:
+        choice = me.sdk().chat.completions.create(**request).choices[0]
+        assert choice.message.content == "Once upon a" and choice.finish_reason == "length"
+    assert fake_openrouter.requests()[-1]["body"]["max_tokens"] == 3
+
+
 def test_history_and_options_reach_the_model(caller, fake_openrouter):
     me = caller()
     fake_openrouter.script({"text": "Sure."})

@@ -360,6 +360,12 @@ class _Completion:
         return _sse(chunk.model_dump_json(exclude_none=True))
 
 
+def _finish_reason(end: TurnEnd) -> str:
+    """OpenAI's reason for a complete answer: cut off at `max_tokens` (`length`), by a
+    filter (`content_filter`), or else `stop` (tool rounds happened inside HeHo)."""
+    return end.finish_reason if end.finish_reason in ("length", "content_filter") else "stop"
+
+
 async def _completion_stream(
     chat: ChatSession,
     completion: _Completion,
@@ -380,7 +386,7 @@ async def _completion_stream(
             path = f"{API_PREFIX}/chat/completions"
             yield _sse(json.dumps(error_body(path, failure.status, failure.code, failure.message)))
             return
-        yield completion.chunk(CompletionDelta(), "stop")
+        yield completion.chunk(CompletionDelta(), _finish_reason(event))
         if include_usage:
             yield completion.usage_chunk(event.usage)
         yield _sse("[DONE]")
@@ -490,7 +496,8 @@ async def chat_completions(
             model=completion.model,
             choices=[
                 CompletionChoice(
-                    message=CompletionMessage(content=end.content), finish_reason="stop"
+                    message=CompletionMessage(content=end.content),
+                    finish_reason=_finish_reason(end),
                 )
             ],
             usage=_usage(end.usage),
