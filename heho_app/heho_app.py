@@ -10,6 +10,7 @@ from heho_app.pages import audit as audit_page
 from heho_app.pages import chatbots as chatbot_pages
 from heho_app.pages import keys as keys_page
 from heho_app.pages.landing import landing
+from heho_app.services.log_retention import prune_logs_periodically
 from heho_app.settings import get_settings
 from heho_app.state.account import (
     AccountState,
@@ -29,16 +30,18 @@ from heho_app.state.keys import KeysState
 settings = get_settings()
 
 
-async def apply_migrations() -> None:
-    """Bring HeHo's own database to the newest schema before serving anything."""
+async def maintain_database() -> None:
+    """Bring HeHo's own database to the newest schema before serving anything, then
+    delete log entries past their retention, now and every hour."""
     run_migrations(settings.db_url)
+    await prune_logs_periodically()
 
 
 app = rx.App(
     api_transformer=[create_api(), security_headers],
     head_components=[rx.script(src="/heho_auth.js")],
 )
-app.register_lifespan_task(apply_migrations)
+app.register_lifespan_task(maintain_database)
 app.add_page(landing, route="/", title="HeHo — an AI chatbot on your own database")
 
 # Accounts. Pages for signed-in users go through add_signed_in_page below.

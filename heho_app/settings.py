@@ -61,6 +61,7 @@ class Settings(BaseSettings):
     app_title: str = Field(default="HeHo", alias="HEHO_APP_TITLE")
     idle_timeout_minutes: int = Field(default=30, ge=1, alias="HEHO_IDLE_TIMEOUT_MINUTES")
     session_days: int = Field(default=7, ge=1, alias="HEHO_SESSION_DAYS")
+    log_retention_days: int = Field(default=90, ge=1, alias="HEHO_LOG_RETENTION_DAYS")
     api_rate_limit_per_minute: int = Field(default=60, ge=1, alias="HEHO_API_RATE_LIMIT")
     # Reverse proxies in front of HeHo that append to X-Forwarded-For; 0 trusts none.
     trusted_proxy_hops: int = Field(default=0, ge=0, alias="HEHO_TRUSTED_PROXY_HOPS")
