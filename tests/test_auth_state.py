@@ -29,19 +29,19 @@ def _redirect_target(spec) -> str | None:
     return dict((str(k), v) for k, v in spec.args)["path"]._var_value
 
 
-def test_require_login_sends_a_signed_out_visitor_to_login_and_back(db):
+async def test_require_login_sends_a_signed_out_visitor_to_login_and_back(db):
     auth = state_on_connection(AuthState, url="http://127.0.0.1/account/?tab=keys")
-    spec = AuthState.require_login.fn(auth)
+    spec = await AuthState.require_login.fn(auth)
     assert _redirect_target(spec) == "/login?next=%2Faccount%3Ftab%3Dkeys"
     assert auth.signed_in is False
 
 
-def test_require_login_lets_a_signed_in_user_through_and_keeps_no_token(db):
+async def test_require_login_lets_a_signed_in_user_through_and_keeps_no_token(db):
     user_id, token = _login(db)
     auth = state_on_connection(
         AuthState, cookie=f"other=1; {SESSION_COOKIE}={token}", url="http://127.0.0.1/account/"
     )
-    assert AuthState.require_login.fn(auth) is None
+    assert await AuthState.require_login.fn(auth) is None
     assert auth.signed_in is True
     assert auth.email == "ada@example.com"
     assert auth._user_id == user_id
@@ -51,19 +51,19 @@ def test_require_login_lets_a_signed_in_user_through_and_keeps_no_token(db):
     assert "_user_id" not in public and "_session_id" not in public
 
 
-def test_other_states_get_the_user_id_from_the_connection(db):
+async def test_other_states_get_the_user_id_from_the_connection(db):
     user_id, token = _login(db)
     account = state_on_connection(AccountState, cookie=f"{SESSION_COOKIE}={token}")
-    assert current_user_id(account) == user_id
+    assert await current_user_id(account) == user_id
     signed_out = state_on_connection(AccountState, cookie=f"{SESSION_COOKIE}={token}x")
-    assert current_user_id(signed_out) is None
+    assert await current_user_id(signed_out) is None
 
 
-def test_a_revoked_session_is_signed_out_on_the_next_event(db):
+async def test_a_revoked_session_is_signed_out_on_the_next_event(db):
     user_id, token = _login(db)
     auth = state_on_connection(AuthState, cookie=f"{SESSION_COOKIE}={token}")
-    assert AuthState.require_login.fn(auth) is None
+    assert await AuthState.require_login.fn(auth) is None
     accounts.logout_everywhere(db, user_id)
     db.commit()
-    assert _redirect_target(AuthState.require_login.fn(auth)) == "/login?next=%2F"
+    assert _redirect_target(await AuthState.require_login.fn(auth)) == "/login?next=%2F"
     assert auth.signed_in is False

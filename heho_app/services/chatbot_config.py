@@ -302,6 +302,16 @@ def get_grants(session: Session, *, user_id: int, chatbot_id: str) -> list[Table
     return [policy.grants[name] for name in sorted(policy.grants)]
 
 
+def get_chatbot_with_grants(
+    session: Session, *, user_id: int, chatbot_id: str
+) -> tuple[ChatbotDetail, list[TableGrantSpec]]:
+    """A chatbot and its grants, as its settings page and the API show it."""
+    return (
+        get_chatbot(session, user_id=user_id, chatbot_id=chatbot_id),
+        get_grants(session, user_id=user_id, chatbot_id=chatbot_id),
+    )
+
+
 def save_grants(
     session: Session, *, user_id: int, chatbot_id: str, grants: list[Mapping[str, Any]]
 ) -> list[TableGrantSpec]:

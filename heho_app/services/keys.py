@@ -1,4 +1,5 @@
-"""The user's own OpenRouter key and the key access log, for the Keys page.
+"""The user's own OpenRouter key, their HeHo API keys and the key access log, for
+the Keys page.
 
 The key is checked against OpenRouter before it is stored (encrypted); afterwards only
 its last four characters are ever returned. Supabase keys belong to chatbots (see
@@ -14,6 +15,7 @@ from sqlmodel import Session, col, select
 from heho_app.db import session_scope
 from heho_app.models import Chatbot, Credential, KeyAccessEvent
 from heho_app.services import openrouter
+from heho_app.services.api_keys import ApiKeyInfo, list_api_keys
 from heho_app.services.credentials import OPENROUTER, find_credential, store_credential
 
 MAX_KEY_LENGTH = 4096
@@ -104,3 +106,21 @@ def list_key_access(session: Session, *, user_id: int, limit: int = 200) -> list
         )
         for event, name in rows
     ]
+
+
+@dataclass(frozen=True)
+class KeysOverview:
+    """What the Keys page shows: never a key, only the OpenRouter key's last four and
+    the API keys' public prefixes."""
+
+    openrouter: StoredKey | None
+    api_keys: list[ApiKeyInfo]
+    access: list[KeyAccess]
+
+
+def keys_overview(session: Session, *, user_id: int) -> KeysOverview:
+    return KeysOverview(
+        openrouter=openrouter_key_status(session, user_id=user_id),
+        api_keys=list_api_keys(session, user_id=user_id),
+        access=list_key_access(session, user_id=user_id),
+    )

@@ -4,7 +4,6 @@ Passwords arrive in a handler's form data, go to the service and are dropped;
 no var ever holds one. Tokens from email links are kept only in backend vars.
 """
 
-import asyncio
 import json
 import logging
 from typing import Any
@@ -12,24 +11,13 @@ from typing import Any
 import reflex as rx
 
 from heho_app import security
-from heho_app.db import session_scope
 from heho_app.services import accounts
 from heho_app.services.accounts import AccountError
 from heho_app.services.ratelimit import RateLimited
 from heho_app.state.auth import current_session, login_redirect, post_script
+from heho_app.state.common import form_text, run_service
 
 logger = logging.getLogger("heho.state")
-
-
-async def _service(function, *args, **kwargs):
-    """Run one service call in its own transaction on a worker thread: bcrypt takes
-    a quarter of a second, which must not stall every other connection's events."""
-
-    def run():
-        with session_scope() as session:
-            return function(session, *args, **kwargs)
-
-    return await asyncio.to_thread(run)
 
 
 def _client(state: rx.State) -> str:
@@ -38,11 +26,6 @@ def _client(state: rx.State) -> str:
 
 def _query(state: rx.State, name: str) -> str:
     return state.router.url.query_parameters.get(name, "")
-
-
-def _text(form_data: dict[str, Any], name: str) -> str:
-    value = form_data.get(name, "")
-    return value if isinstance(value, str) else ""
 
 
 class SignupState(rx.State):
@@ -62,15 +45,18 @@ class SignupState(rx.State):
     @rx.event
     async def submit(self, form_data: dict[str, Any]):
         self.email_error = self.password_error = self.confirm_error = self.form_error = ""
-        password = _text(form_data, "password")
-        if password != _text(form_data, "confirm"):
+        password = form_text(form_data, "password")
+        if password != form_text(form_data, "confirm"):
             self.confirm_error = "The two passwords differ."
             return
         self.loading = True
         yield
         try:
-            self.done_message = await _service(
-                accounts.signup, _text(form_data, "email"), password, client_address=_client(self)
+            self.done_message = await run_service(
+                accounts.signup,
+                form_text(form_data, "email"),
+                password,
+                client_address=_client(self),
             )
         except AccountError as error:
             self._show(error)
@@ -100,7 +86,7 @@ class LoginState(rx.State):
     loading: bool = False
 
     @rx.event
-    def load(self):
+    async def load(self):
         self.email_error = self.password_error = self.form_error = ""
         self.needs_verification = False
         self.resend_message = ""
@@ -114,7 +100,7 @@ class LoginState(rx.State):
             self.notice = "Please log in to continue."
         else:
             self.notice = ""
-        if current_session(self) is not None:
+        if await current_session(self) is not None:
             return rx.redirect(security.safe_next(self.next_path), replace=True)
         return None
 
@@ -153,12 +139,11 @@ class LoginState(rx.State):
             self.form_error = message
 
     @rx.event
-    def resend(self):
+    async def resend(self):
         try:
-            with session_scope() as session:
-                self.resend_message = accounts.resend_verification(
-                    session, self.email, client_address=_client(self)
-                )
+            self.resend_message = await run_service(
+                accounts.resend_verification, self.email, client_address=_client(self)
+            )
         except (AccountError, RateLimited) as error:
             self.resend_message = error.message
 
@@ -168,10 +153,9 @@ class VerifyState(rx.State):
     message: str = ""
 
     @rx.event
-    def load(self):
+    async def load(self):
         try:
-            with session_scope() as session:
-                user = accounts.verify_email(session, _query(self, "token"))
+            user = await run_service(accounts.verify_email, _query(self, "token"))
             self.status = "confirmed"
             self.message = f"{user.email} is confirmed. You can log in now."
         except AccountError as error:
@@ -190,13 +174,14 @@ class ResendState(rx.State):
         self.loading = False
 
     @rx.event
-    def submit(self, form_data: dict[str, Any]):
+    async def submit(self, form_data: dict[str, Any]):
         self.email_error = self.message = ""
         try:
-            with session_scope() as session:
-                self.message = accounts.resend_verification(
-                    session, _text(form_data, "email"), client_address=_client(self)
-                )
+            self.message = await run_service(
+                accounts.resend_verification,
+                form_text(form_data, "email"),
+                client_address=_client(self),
+            )
         except (AccountError, RateLimited) as error:
             self.email_error = error.message
 
@@ -212,15 +197,16 @@ class ForgotState(rx.State):
         self.loading = False
 
     @rx.event
-    def submit(self, form_data: dict[str, Any]):
+    async def submit(self, form_data: dict[str, Any]):
         self.email_error = self.message = ""
         self.loading = True
         yield
         try:
-            with session_scope() as session:
-                self.message = accounts.request_password_reset(
-                    session, _text(form_data, "email"), client_address=_client(self)
-                )
+            self.message = await run_service(
+                accounts.request_password_reset,
+                form_text(form_data, "email"),
+                client_address=_client(self),
+            )
         except (AccountError, RateLimited) as error:
             self.email_error = error.message
         finally:
@@ -236,13 +222,12 @@ class ResetState(rx.State):
     _token: str = ""
 
     @rx.event
-    def load(self):
+    async def load(self):
         self.password_error = self.confirm_error = ""
         self.loading = False
         self._token = _query(self, "token")
         try:
-            with session_scope() as session:
-                accounts.check_reset_token(session, self._token)
+            await run_service(accounts.check_reset_token, self._token)
             self.status = "ready"
             self.message = ""
         except AccountError as error:
@@ -253,14 +238,14 @@ class ResetState(rx.State):
     @rx.event
     async def submit(self, form_data: dict[str, Any]):
         self.password_error = self.confirm_error = ""
-        password = _text(form_data, "new_password")
-        if password != _text(form_data, "confirm"):
+        password = form_text(form_data, "new_password")
+        if password != form_text(form_data, "confirm"):
             self.confirm_error = "The two passwords differ."
             return
         self.loading = True
         yield
         try:
-            await _service(accounts.reset_password, self._token, password)
+            await run_service(accounts.reset_password, self._token, password)
             self._token = ""
             self.status = "done"
             self.message = "Your password is changed and every session ended. Log in again."
@@ -293,21 +278,21 @@ class AccountState(rx.State):
     @rx.event
     async def change_password(self, form_data: dict[str, Any]):
         self.current_error = self.new_error = self.confirm_error = self.password_message = ""
-        new = _text(form_data, "new_password")
-        if new != _text(form_data, "confirm"):
+        new = form_text(form_data, "new_password")
+        if new != form_text(form_data, "confirm"):
             self.confirm_error = "The two passwords differ."
             return
-        who = current_session(self)
+        who = await current_session(self)
         if who is None:
             yield login_redirect(self)
             return
         self.password_loading = True
         yield
         try:
-            ended = await _service(
+            ended = await run_service(
                 accounts.change_password,
                 who.user_id,
-                _text(form_data, "current_password"),
+                form_text(form_data, "current_password"),
                 new,
                 keep_session_id=who.session_id,
             )
@@ -325,21 +310,19 @@ class AccountState(rx.State):
             self.password_loading = False
 
     @rx.event
-    def logout_everywhere(self):
-        who = current_session(self)
+    async def logout_everywhere(self):
+        who = await current_session(self)
         if who is None:
             return login_redirect(self)
-        with session_scope() as session:
-            accounts.logout_everywhere(session, who.user_id)
+        await run_service(accounts.logout_everywhere, who.user_id)
         return rx.call_script(post_script("/auth/logout"))
 
     @rx.event
-    def export(self):
-        who = current_session(self)
+    async def export(self):
+        who = await current_session(self)
         if who is None:
             return login_redirect(self)
-        with session_scope() as session:
-            data = accounts.export_account(session, who.user_id)
+        data = await run_service(accounts.export_account, who.user_id)
         return rx.download(
             data=json.dumps(data, indent=2),
             filename="heho-export.json",
@@ -349,14 +332,16 @@ class AccountState(rx.State):
     @rx.event
     async def delete_account(self, form_data: dict[str, Any]):
         self.delete_error = ""
-        who = current_session(self)
+        who = await current_session(self)
         if who is None:
             yield login_redirect(self)
             return
         self.delete_loading = True
         yield
         try:
-            await _service(accounts.delete_account, who.user_id, _text(form_data, "password"))
+            await run_service(
+                accounts.delete_account, who.user_id, form_text(form_data, "password")
+            )
         except AccountError as error:
             self.delete_error = error.message
             self.delete_loading = False

@@ -6,11 +6,10 @@ from typing import TypedDict
 
 import reflex as rx
 
-from heho_app.db import session_scope
 from heho_app.models import AuditEvent, utcnow
 from heho_app.services import audit, chatbot_config
-from heho_app.state.auth import login_redirect
-from heho_app.state.common import user_or_none, when
+from heho_app.state.auth import current_user_id, login_redirect
+from heho_app.state.common import run_service, when
 
 ALL = "all"
 PERIODS = {"1h": timedelta(hours=1), "24h": timedelta(days=1), "7d": timedelta(days=7),
@@ -79,73 +78,68 @@ class AuditState(rx.State):
     period: str = "7d"
     loading: bool = False
 
-    def _query(self, user_id: int, limit: int) -> list[AuditEvent]:
-        with session_scope() as session:
-            return audit.list_events(
-                session,
-                user_id=user_id,
-                chatbot_id=None if self.chatbot_filter == ALL else self.chatbot_filter,
-                table_name=self.table_filter.strip() or None,
-                outcome=None if self.outcome_filter == ALL else self.outcome_filter,
-                since=utcnow() - PERIODS[self.period] if self.period in PERIODS else None,
-                calls_only=True,
-                limit=limit,
-            )
+    async def _query(self, user_id: int, limit: int) -> list[AuditEvent]:
+        return await run_service(
+            audit.list_events,
+            user_id=user_id,
+            chatbot_id=None if self.chatbot_filter == ALL else self.chatbot_filter,
+            table_name=self.table_filter.strip() or None,
+            outcome=None if self.outcome_filter == ALL else self.outcome_filter,
+            since=utcnow() - PERIODS[self.period] if self.period in PERIODS else None,
+            calls_only=True,
+            limit=limit,
+        )
 
-    def _refresh(self, user_id: int) -> None:
-        with session_scope() as session:
-            summaries = chatbot_config.list_chatbots(session, user_id=user_id)
-        names = {c.id: c.name for c in summaries}
-        self.chatbot_choices = [ChatbotChoice(id=c.id, name=c.name) for c in summaries]
-        self.events = [_row(e, names) for e in self._query(user_id, PAGE_SIZE)]
-
-    def _apply(self):
-        user_id = user_or_none(self)
+    async def _apply(self):
+        user_id = await current_user_id(self)
         if user_id is None:
             return login_redirect(self)
-        self._refresh(user_id)
+        summaries = await run_service(chatbot_config.list_chatbots, user_id=user_id)
+        names = {c.id: c.name for c in summaries}
+        self.chatbot_choices = [ChatbotChoice(id=c.id, name=c.name) for c in summaries]
+        self.events = [_row(e, names) for e in await self._query(user_id, PAGE_SIZE)]
         return None
 
     @rx.event
-    def load(self):
+    async def load(self):
         self.loading = True
-        result = self._apply()
+        result = await self._apply()
         self.loading = False
         return result
 
     @rx.event
-    def set_chatbot_filter(self, value: str):
+    async def set_chatbot_filter(self, value: str):
         self.chatbot_filter = value
-        return self._apply()
+        return await self._apply()
 
     @rx.event
-    def set_outcome_filter(self, value: str):
+    async def set_outcome_filter(self, value: str):
         self.outcome_filter = value if value in OUTCOMES else ALL
-        return self._apply()
+        return await self._apply()
 
     @rx.event
-    def set_period(self, value: str):
+    async def set_period(self, value: str):
         self.period = value if value in PERIODS else ALL
-        return self._apply()
+        return await self._apply()
 
     @rx.event
-    def set_table_filter(self, value: str):
+    async def set_table_filter(self, value: str):
         self.table_filter = value[:200]
-        return self._apply()
+        return await self._apply()
 
     @rx.event
-    def clear_filters(self):
+    async def clear_filters(self):
         self.chatbot_filter = self.outcome_filter = ALL
         self.table_filter = ""
         self.period = "7d"
-        redirect = self._apply()
+        redirect = await self._apply()
         return [rx.set_value("audit-table-filter", ""), *([redirect] if redirect else [])]
 
     @rx.event
-    def export(self):
-        user_id = user_or_none(self)
+    async def export(self):
+        user_id = await current_user_id(self)
         if user_id is None:
             return login_redirect(self)
-        data = audit.export_csv(self._query(user_id, EXPORT_LIMIT))
+        data = audit.export_csv(await self._query(user_id, EXPORT_LIMIT))
         stamp = utcnow().strftime("%Y%m%d-%H%M")
         return rx.download(data=data, filename=f"heho-audit-{stamp}.csv", mime_type="text/csv")

@@ -11,8 +11,8 @@ Use from other pages and states:
 
     class ChatbotsState(rx.State):
         @rx.event
-        def load(self):
-            user_id = current_user_id(self)      # None when signed out
+        async def load(self):
+            user_id = await current_user_id(self)      # None when signed out
             if user_id is None:
                 return login_redirect(self)
             ...
@@ -24,9 +24,9 @@ from urllib.parse import quote
 import reflex as rx
 
 from heho_app import security
-from heho_app.db import session_scope
 from heho_app.services import accounts
 from heho_app.services.accounts import SignedIn
+from heho_app.state.common import run_service
 
 # The backend's origin: the page's own in production (one port); the backend port
 # in `reflex run` development mode. `getBackendURL` belongs to Reflex's frontend
@@ -49,18 +49,17 @@ def session_token(state: rx.State) -> str | None:
     return security.read_cookie(state.router.headers.cookie, security.SESSION_COOKIE)
 
 
-def current_session(state: rx.State) -> SignedIn | None:
+async def current_session(state: rx.State) -> SignedIn | None:
     """The signed-in user of this connection, checked now (revocation, expiry, idle)."""
     token = session_token(state)
     if not token:
         return None
-    with session_scope() as session:
-        return accounts.validate_session(session, token)
+    return await run_service(accounts.validate_session, token)
 
 
-def current_user_id(state: rx.State) -> int | None:
+async def current_user_id(state: rx.State) -> int | None:
     """The signed-in user's id for a state handler, or None when signed out."""
-    signed_in = current_session(state)
+    signed_in = await current_session(state)
     return signed_in.user_id if signed_in else None
 
 
@@ -83,8 +82,8 @@ class AuthState(rx.State):
     _user_id: int | None = None
     _session_id: str | None = None
 
-    def _refresh(self) -> SignedIn | None:
-        who = current_session(self)
+    async def _refresh(self) -> SignedIn | None:
+        who = await current_session(self)
         self.signed_in = who is not None
         self.email = who.email if who else ""
         self._user_id = who.user_id if who else None
@@ -92,16 +91,16 @@ class AuthState(rx.State):
         return who
 
     @rx.event
-    def require_login(self):
+    async def require_login(self):
         """on_load of a protected page: signed out → /login?next=<this page>."""
-        if self._refresh() is None:
+        if await self._refresh() is None:
             return login_redirect(self)
         return None
 
     @rx.event
-    def check_login(self):
+    async def check_login(self):
         """on_load of a public page that shows who is signed in."""
-        self._refresh()
+        await self._refresh()
 
     @rx.event
     def logout(self):

@@ -175,7 +175,7 @@ class ChatState(rx.State):
     async def load(self):
         """on_load: the chatbot, its conversations, and the newest one's messages."""
         async with self:
-            user_id = current_user_id(self)
+            user_id = await current_user_id(self)
             if user_id is None:
                 return login_redirect(self)
             chatbot_id = self._chatbot_id()
@@ -205,7 +205,7 @@ class ChatState(rx.State):
     @rx.event(background=True)
     async def open_conversation(self, conversation_id: str):
         async with self:
-            user_id = current_user_id(self)
+            user_id = await current_user_id(self)
             if user_id is None or self.streaming:
                 return
             chatbot_id = self._chatbot_id()
@@ -223,7 +223,7 @@ class ChatState(rx.State):
     @rx.event(background=True)
     async def new_conversation(self):
         async with self:
-            user_id = current_user_id(self)
+            user_id = await current_user_id(self)
             if user_id is None or self.streaming:
                 return
             chatbot_id = self._chatbot_id()
@@ -245,7 +245,7 @@ class ChatState(rx.State):
     async def rename_conversation(self, form: dict):
         title = str(form.get("title", "")).strip()
         async with self:
-            user_id = current_user_id(self)
+            user_id = await current_user_id(self)
             if user_id is None or not self.conversation_id:
                 return
             if not title:
@@ -270,7 +270,7 @@ class ChatState(rx.State):
     @rx.event(background=True)
     async def delete_conversation(self):
         async with self:
-            user_id = current_user_id(self)
+            user_id = await current_user_id(self)
             if user_id is None or not self.conversation_id or self.streaming:
                 return
             chatbot_id, conversation_id = self._chatbot_id(), self.conversation_id
@@ -315,7 +315,7 @@ class ChatState(rx.State):
         """Stream the answer to `text` (a background task: Send and Retry run it
         themselves rather than chain an event, which would cost a browser round trip)."""
         async with self:
-            user_id = current_user_id(self)
+            user_id = await current_user_id(self)
             if user_id is None:
                 return login_redirect(self)
             if self.streaming:
@@ -419,7 +419,7 @@ class ChatState(rx.State):
     async def decide(self, message_id: str, approve: bool):
         """Approve or reject a pending write: only this click, by the owner, runs it."""
         async with self:
-            user_id = current_user_id(self)
+            user_id = await current_user_id(self)
             if user_id is None:
                 return login_redirect(self)
             chatbot_id, conversation_id = self._chatbot_id(), self.conversation_id

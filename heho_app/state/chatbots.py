@@ -10,12 +10,11 @@ from typing import Any, TypedDict
 
 import reflex as rx
 
-from heho_app.db import session_scope
 from heho_app.services import chatbot_config, openrouter
 from heho_app.services.chatbot_config import ChatbotDetail, ChatbotError, ChatbotNotFound
 from heho_app.services.supabase_link import LinkCheck
-from heho_app.state.auth import login_redirect
-from heho_app.state.common import form_text, path_part, user_or_none, when
+from heho_app.state.auth import current_user_id, login_redirect
+from heho_app.state.common import form_text, path_part, run_service, when
 
 logger = logging.getLogger("heho.state")
 
@@ -117,19 +116,19 @@ class ChatbotsState(rx.State):
     message: str = ""
     error: str = ""
 
-    def _reload(self, user_id: int) -> None:
-        with session_scope() as session:
-            self.rows = [_row(s) for s in chatbot_config.list_chatbots(session, user_id=user_id)]
+    async def _reload(self, user_id: int) -> None:
+        summaries = await run_service(chatbot_config.list_chatbots, user_id=user_id)
+        self.rows = [_row(s) for s in summaries]
 
     @rx.event
-    def load(self):
+    async def load(self):
         self.message = self.error = self.create_error = ""
         self.create_open = self.delete_open = False
-        user_id = user_or_none(self)
+        user_id = await current_user_id(self)
         if user_id is None:
             return login_redirect(self)
         self.loading = True
-        self._reload(user_id)
+        await self._reload(user_id)
         self.loading = False
         return None
 
@@ -139,16 +138,17 @@ class ChatbotsState(rx.State):
         self.create_error = ""
 
     @rx.event
-    def create(self, form_data: dict[str, Any]):
+    async def create(self, form_data: dict[str, Any]):
         self.create_error = ""
-        user_id = user_or_none(self)
+        user_id = await current_user_id(self)
         if user_id is None:
             return login_redirect(self)
         try:
-            with session_scope() as session:
-                detail = chatbot_config.create_chatbot(
-                    session, user_id=user_id, data={"name": form_text(form_data, "name")}
-                )
+            detail = await run_service(
+                chatbot_config.create_chatbot,
+                user_id=user_id,
+                data={"name": form_text(form_data, "name")},
+            )
         except ChatbotError as error:
             self.create_error = error.fields.get("name", error.message)
             return None
@@ -156,23 +156,22 @@ class ChatbotsState(rx.State):
         return rx.redirect(f"/chatbots/{detail.id}/settings")
 
     @rx.event
-    def duplicate(self, chatbot_id: str):
+    async def duplicate(self, chatbot_id: str):
         self.message = self.error = ""
-        user_id = user_or_none(self)
+        user_id = await current_user_id(self)
         if user_id is None:
             return login_redirect(self)
         try:
-            with session_scope() as session:
-                copy = chatbot_config.duplicate_chatbot(
-                    session, user_id=user_id, chatbot_id=chatbot_id
-                )
+            copy = await run_service(
+                chatbot_config.duplicate_chatbot, user_id=user_id, chatbot_id=chatbot_id
+            )
             self.message = (
                 f"“{copy.settings.name}” created with the same settings and grants. "
                 "Connect it to a project in its settings."
             )
         except ChatbotNotFound as error:
             self.error = error.message
-        self._reload(user_id)
+        await self._reload(user_id)
         return None
 
     @rx.event
@@ -186,20 +185,21 @@ class ChatbotsState(rx.State):
         self.delete_open = value
 
     @rx.event
-    def confirm_delete(self):
+    async def confirm_delete(self):
         self.message = self.error = ""
         self.delete_open = False
-        user_id = user_or_none(self)
+        user_id = await current_user_id(self)
         if user_id is None:
             return login_redirect(self)
         try:
-            with session_scope() as session:
-                chatbot_config.delete_chatbot(session, user_id=user_id, chatbot_id=self.delete_id)
+            await run_service(
+                chatbot_config.delete_chatbot, user_id=user_id, chatbot_id=self.delete_id
+            )
             self.message = f"“{self.delete_name}” was deleted."
         except ChatbotNotFound as error:
             self.error = error.message
         self.delete_id = self.delete_name = ""
-        self._reload(user_id)
+        await self._reload(user_id)
         return None
 
 
@@ -316,7 +316,7 @@ class SettingsState(rx.State):
         self.grants = [rows[name] for name in sorted(rows)]  # type: ignore[misc]
 
     @rx.event
-    def load(self):
+    async def load(self):
         self._clear_messages()
         self.status = "loading"
         self.check_done = False
@@ -324,14 +324,15 @@ class SettingsState(rx.State):
         self.grants = []
         self.remove_open = self.delete_open = False
         self.save_loading = self.connect_loading = self.test_loading = False
-        user_id = user_or_none(self)
+        user_id = await current_user_id(self)
         if user_id is None:
             return login_redirect(self)
-        chatbot_id = path_part(self, 1)
         try:
-            with session_scope() as session:
-                detail = chatbot_config.get_chatbot(session, user_id=user_id, chatbot_id=chatbot_id)
-                grants = chatbot_config.get_grants(session, user_id=user_id, chatbot_id=chatbot_id)
+            detail, grants = await run_service(
+                chatbot_config.get_chatbot_with_grants,
+                user_id=user_id,
+                chatbot_id=path_part(self, 1),
+            )
         except ChatbotNotFound:
             self.bot_id = ""
             self.status = "missing"
@@ -394,9 +395,9 @@ class SettingsState(rx.State):
         self.log_filter_values = value
 
     @rx.event
-    def save(self, form_data: dict[str, Any]):
+    async def save(self, form_data: dict[str, Any]):
         self._clear_messages()
-        user_id = user_or_none(self)
+        user_id = await current_user_id(self)
         if user_id is None:
             yield login_redirect(self)
             return
@@ -416,10 +417,9 @@ class SettingsState(rx.State):
         self.save_loading = True
         yield
         try:
-            with session_scope() as session:
-                detail = chatbot_config.update_chatbot(
-                    session, user_id=user_id, chatbot_id=self.bot_id, data=data
-                )
+            detail = await run_service(
+                chatbot_config.update_chatbot, user_id=user_id, chatbot_id=self.bot_id, data=data
+            )
         except ChatbotError as error:
             self.errors = {
                 **_no_errors(SETTINGS_ERRORS),
@@ -443,7 +443,7 @@ class SettingsState(rx.State):
         """Test the typed URL and key (or the saved key), and save them if they work."""
         async with self:
             self._clear_messages()
-            user_id = user_or_none(self)
+            user_id = await current_user_id(self)
             chatbot_id = self.bot_id
             if user_id is None:
                 return login_redirect(self)
@@ -479,7 +479,7 @@ class SettingsState(rx.State):
         """Check the saved connection (the stored key is decrypted, and that is logged)."""
         async with self:
             self._clear_messages()
-            user_id = user_or_none(self)
+            user_id = await current_user_id(self)
             chatbot_id = self.bot_id
             if user_id is None:
                 return login_redirect(self)
@@ -506,17 +506,16 @@ class SettingsState(rx.State):
         self.remove_open = value
 
     @rx.event
-    def remove_connection(self):
+    async def remove_connection(self):
         self._clear_messages()
         self.remove_open = False
-        user_id = user_or_none(self)
+        user_id = await current_user_id(self)
         if user_id is None:
             return login_redirect(self)
         try:
-            with session_scope() as session:
-                detail = chatbot_config.remove_connection(
-                    session, user_id=user_id, chatbot_id=self.bot_id
-                )
+            detail = await run_service(
+                chatbot_config.remove_connection, user_id=user_id, chatbot_id=self.bot_id
+            )
         except ChatbotNotFound:
             self.status = "missing"
             return None
@@ -558,9 +557,9 @@ class SettingsState(rx.State):
             self.delete_table = ""
 
     @rx.event
-    def save_grants(self):
+    async def save_grants(self):
         self.grants_message = self.grants_error = ""
-        user_id = user_or_none(self)
+        user_id = await current_user_id(self)
         if user_id is None:
             return login_redirect(self)
         data = [
@@ -576,10 +575,9 @@ class SettingsState(rx.State):
             for row in self.grants
         ]
         try:
-            with session_scope() as session:
-                chatbot_config.save_grants(
-                    session, user_id=user_id, chatbot_id=self.bot_id, grants=data
-                )
+            await run_service(
+                chatbot_config.save_grants, user_id=user_id, chatbot_id=self.bot_id, grants=data
+            )
         except ChatbotError as error:
             self.grants_error = error.fields.get("grants", error.message)
             return None

@@ -1,11 +1,31 @@
-"""Small helpers the settings states share: form values, times, the signed-in user."""
+"""Small helpers the states share: the one way a handler calls a service, form
+values, times, path segments."""
 
+import asyncio
+from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Concatenate, ParamSpec, TypeVar
 
 import reflex as rx
+from sqlmodel import Session
 
-from heho_app.state.auth import current_user_id
+from heho_app.db import session_scope
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+async def run_service(
+    function: Callable[Concatenate[Session, P], R], *args: P.args, **kwargs: P.kwargs
+) -> R:
+    """Run one service call in its own transaction on a worker thread: the database
+    (and bcrypt, a quarter of a second) must not stall every other connection's events."""
+
+    def run() -> R:
+        with session_scope() as session:
+            return function(session, *args, **kwargs)
+
+    return await asyncio.to_thread(run)
 
 
 def form_text(form_data: dict[str, Any], name: str) -> str:
@@ -20,11 +40,6 @@ def when(value: datetime | None, never: str = "never") -> str:
     if value.tzinfo is None:
         value = value.replace(tzinfo=UTC)
     return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
-
-
-def user_or_none(state: rx.State) -> int | None:
-    """The signed-in user's id, checked against the session now."""
-    return current_user_id(state)
 
 
 def path_part(state: rx.State, index: int) -> str:

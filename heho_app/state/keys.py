@@ -9,10 +9,9 @@ from typing import Any, TypedDict
 
 import reflex as rx
 
-from heho_app.db import session_scope
 from heho_app.services import api_keys, keys
-from heho_app.state.auth import login_redirect
-from heho_app.state.common import form_text, user_or_none, when
+from heho_app.state.auth import current_user_id, login_redirect
+from heho_app.state.common import form_text, run_service, when
 
 
 class AccessRow(TypedDict):
@@ -78,26 +77,24 @@ class KeysState(rx.State):
     revoke_name: str = ""
     revoke_open: bool = False
 
-    def _refresh(self, user_id: int) -> None:
-        with session_scope() as session:
-            stored = keys.openrouter_key_status(session, user_id=user_id)
-            self.access = [_access_row(e) for e in keys.list_key_access(session, user_id=user_id)]
-            self.api_key_rows = [
-                _api_key_row(k) for k in api_keys.list_api_keys(session, user_id=user_id)
-            ]
+    async def _refresh(self, user_id: int) -> None:
+        overview = await run_service(keys.keys_overview, user_id=user_id)
+        stored = overview.openrouter
         self.openrouter_last4 = stored.last4 if stored else ""
         self.openrouter_updated = when(stored.updated_at) if stored else ""
+        self.api_key_rows = [_api_key_row(k) for k in overview.api_keys]
+        self.access = [_access_row(e) for e in overview.access]
 
     @rx.event
-    def load(self):
+    async def load(self):
         self.openrouter_error = self.openrouter_message = ""
         self.openrouter_loading = self.remove_open = self.revoke_open = False
         self.api_key_error = self.api_key_message = self.new_key_name = ""
-        user_id = user_or_none(self)
+        user_id = await current_user_id(self)
         if user_id is None:
             return login_redirect(self)
         self.loading = True
-        self._refresh(user_id)
+        await self._refresh(user_id)
         self.loading = False
         return None
 
@@ -105,7 +102,7 @@ class KeysState(rx.State):
     async def save_openrouter_key(self, form_data: dict[str, Any]):
         async with self:
             self.openrouter_error = self.openrouter_message = ""
-            user_id = user_or_none(self)
+            user_id = await current_user_id(self)
             if user_id is None:
                 return login_redirect(self)
             self.openrouter_loading = True
@@ -120,7 +117,7 @@ class KeysState(rx.State):
             return None
         async with self:
             self.openrouter_loading = False
-            self._refresh(user_id)
+            await self._refresh(user_id)
             self.openrouter_message = "OpenRouter accepted the key; it is saved encrypted."
         return rx.set_value("openrouter_key", "")
 
@@ -129,56 +126,53 @@ class KeysState(rx.State):
         self.remove_open = value
 
     @rx.event
-    def remove_openrouter_key(self):
+    async def remove_openrouter_key(self):
         self.remove_open = False
         self.openrouter_error = self.openrouter_message = ""
-        user_id = user_or_none(self)
+        user_id = await current_user_id(self)
         if user_id is None:
             return login_redirect(self)
-        with session_scope() as session:
-            keys.remove_openrouter_key(session, user_id=user_id)
-        self._refresh(user_id)
+        await run_service(keys.remove_openrouter_key, user_id=user_id)
+        await self._refresh(user_id)
         self.openrouter_message = "The OpenRouter key is deleted."
         return None
 
     # ------------------------------------------------------------------ HeHo API keys
 
-    def _show_new_key(self, new: api_keys.NewApiKey, user_id: int):
+    async def _show_new_key(self, new: api_keys.NewApiKey, user_id: int):
         self.new_key_name = new.info.name
-        self._refresh(user_id)
+        await self._refresh(user_id)
         return rx.set_value(NEW_KEY_FIELD, new.plaintext)
 
     @rx.event
-    def create_api_key(self, form_data: dict[str, Any]):
+    async def create_api_key(self, form_data: dict[str, Any]):
         self.api_key_error = self.api_key_message = self.new_key_name = ""
-        user_id = user_or_none(self)
+        user_id = await current_user_id(self)
         if user_id is None:
             return login_redirect(self)
         try:
-            with session_scope() as session:
-                new = api_keys.create_api_key(
-                    session, user_id=user_id, name=form_text(form_data, "api_key_name")
-                )
+            new = await run_service(
+                api_keys.create_api_key, user_id=user_id, name=form_text(form_data, "api_key_name")
+            )
         except ValueError:
             self.api_key_error = f"A key name has 1 to {api_keys.NAME_MAX_LENGTH} characters."
             return None
-        return [rx.set_value("api_key_name", ""), self._show_new_key(new, user_id)]
+        return [rx.set_value("api_key_name", ""), await self._show_new_key(new, user_id)]
 
     @rx.event
-    def rotate_api_key(self, key_id: int):
+    async def rotate_api_key(self, key_id: int):
         self.api_key_error = self.api_key_message = self.new_key_name = ""
-        user_id = user_or_none(self)
+        user_id = await current_user_id(self)
         if user_id is None:
             return login_redirect(self)
         try:
-            with session_scope() as session:
-                new = api_keys.rotate_api_key(session, user_id=user_id, key_id=key_id)
+            new = await run_service(api_keys.rotate_api_key, user_id=user_id, key_id=key_id)
         except api_keys.ApiKeyError:
             self.api_key_error = "This key is already revoked."
-            self._refresh(user_id)
+            await self._refresh(user_id)
             return None
         self.api_key_message = "The old key stopped working; here is its successor."
-        return self._show_new_key(new, user_id)
+        return await self._show_new_key(new, user_id)
 
     @rx.event
     def ask_revoke(self, key_id: int, name: str):
@@ -191,19 +185,18 @@ class KeysState(rx.State):
         self.revoke_open = value
 
     @rx.event
-    def confirm_revoke(self):
+    async def confirm_revoke(self):
         self.revoke_open = False
         self.api_key_error = self.api_key_message = ""
-        user_id = user_or_none(self)
+        user_id = await current_user_id(self)
         if user_id is None:
             return login_redirect(self)
         try:
-            with session_scope() as session:
-                api_keys.revoke_api_key(session, user_id=user_id, key_id=self.revoke_id)
+            await run_service(api_keys.revoke_api_key, user_id=user_id, key_id=self.revoke_id)
             self.api_key_message = f"“{self.revoke_name}” is revoked: it stopped working."
         except api_keys.ApiKeyError:
             self.api_key_error = "This key is already revoked."
-        self._refresh(user_id)
+        await self._refresh(user_id)
         return None
 
     @rx.event

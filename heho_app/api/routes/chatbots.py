@@ -32,8 +32,7 @@ ChatbotId = Annotated[str, Path(pattern=CHATBOT_ID_PATTERN, description="The cha
 
 def _out(session: Session, user_id: int, chatbot_id: str) -> ChatbotOut:
     return ChatbotOut.of(
-        service.get_chatbot(session, user_id=user_id, chatbot_id=chatbot_id),
-        service.get_grants(session, user_id=user_id, chatbot_id=chatbot_id),
+        *service.get_chatbot_with_grants(session, user_id=user_id, chatbot_id=chatbot_id)
     )
 
 
