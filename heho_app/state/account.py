@@ -163,7 +163,10 @@ class VerifyState(rx.State):
             self.message = error.message
 
 
-class ResendState(rx.State):
+class EmailFormState(rx.State, mixin=True):
+    """A form with one email field whose answer is a message (/resend, /forgot): the
+    same sentence whether or not the address has an account."""
+
     email_error: str = ""
     message: str = ""
     loading: bool = False
@@ -173,28 +176,8 @@ class ResendState(rx.State):
         self.email_error = self.message = ""
         self.loading = False
 
-    @rx.event
-    async def submit(self, form_data: dict[str, Any]):
-        self.email_error = self.message = ""
-        try:
-            self.message = await run_service(
-                accounts.resend_verification,
-                form_text(form_data, "email"),
-                client_address=_client(self),
-            )
-        except (AccountError, RateLimited) as error:
-            self.email_error = error.message
-
-
-class ForgotState(rx.State):
-    email_error: str = ""
-    message: str = ""
-    loading: bool = False
-
-    @rx.event
-    def load(self):
-        self.email_error = self.message = ""
-        self.loading = False
+    async def _send(self, email: str, client_address: str) -> str:
+        raise NotImplementedError
 
     @rx.event
     async def submit(self, form_data: dict[str, Any]):
@@ -202,15 +185,23 @@ class ForgotState(rx.State):
         self.loading = True
         yield
         try:
-            self.message = await run_service(
-                accounts.request_password_reset,
-                form_text(form_data, "email"),
-                client_address=_client(self),
-            )
+            self.message = await self._send(form_text(form_data, "email"), _client(self))
         except (AccountError, RateLimited) as error:
             self.email_error = error.message
         finally:
             self.loading = False
+
+
+class ResendState(EmailFormState, rx.State):
+    async def _send(self, email: str, client_address: str) -> str:
+        return await run_service(accounts.resend_verification, email, client_address=client_address)
+
+
+class ForgotState(EmailFormState, rx.State):
+    async def _send(self, email: str, client_address: str) -> str:
+        return await run_service(
+            accounts.request_password_reset, email, client_address=client_address
+        )
 
 
 class ResetState(rx.State):
