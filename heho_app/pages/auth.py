@@ -138,6 +138,30 @@ def login_page() -> rx.Component:
     )
 
 
+def link_outcome(
+    message: rx.Var, *, ok: bool, result_id: str, next_step: rx.Component | None = None
+) -> rx.Component:
+    """What the page of a mailed link shows once the link is checked; after success
+    the next step is to log in."""
+    return rx.vstack(
+        rx.callout(
+            message,
+            icon="circle-check" if ok else "triangle-alert",
+            color_scheme="grass" if ok else "red",
+            id=result_id,
+        ),
+        next_step
+        if next_step is not None
+        else rx.link(rx.button("Log in", size="3", width="100%"), href="/login"),
+        spacing="3",
+        width="100%",
+    )
+
+
+def checking_link() -> rx.Component:
+    return rx.hstack(rx.spinner(), rx.text("Checking your link…"), spacing="2")
+
+
 def verify_page() -> rx.Component:
     return public_shell(
         auth_card(
@@ -147,33 +171,18 @@ def verify_page() -> rx.Component:
                 VerifyState.status,
                 (
                     "confirmed",
-                    rx.vstack(
-                        rx.callout(
-                            VerifyState.message,
-                            icon="circle-check",
-                            color_scheme="grass",
-                            id="verify-result",
-                        ),
-                        rx.link(rx.button("Log in", size="3", width="100%"), href="/login"),
-                        spacing="3",
-                        width="100%",
-                    ),
+                    link_outcome(VerifyState.message, ok=True, result_id="verify-result"),
                 ),
                 (
                     "failed",
-                    rx.vstack(
-                        rx.callout(
-                            VerifyState.message,
-                            icon="triangle-alert",
-                            color_scheme="red",
-                            id="verify-result",
-                        ),
-                        small_link("Send a new confirmation link", "/resend"),
-                        spacing="3",
-                        width="100%",
+                    link_outcome(
+                        VerifyState.message,
+                        ok=False,
+                        result_id="verify-result",
+                        next_step=small_link("Send a new confirmation link", "/resend"),
                     ),
                 ),
-                rx.hstack(rx.spinner(), rx.text("Checking your link…"), spacing="2"),
+                checking_link(),
             ),
         )
     )
@@ -260,33 +269,18 @@ def reset_page() -> rx.Component:
                 ),
                 (
                     "done",
-                    rx.vstack(
-                        rx.callout(
-                            ResetState.message,
-                            icon="circle-check",
-                            color_scheme="grass",
-                            id="reset-result",
-                        ),
-                        rx.link(rx.button("Log in", size="3", width="100%"), href="/login"),
-                        spacing="3",
-                        width="100%",
-                    ),
+                    link_outcome(ResetState.message, ok=True, result_id="reset-result"),
                 ),
                 (
                     "failed",
-                    rx.vstack(
-                        rx.callout(
-                            ResetState.message,
-                            icon="triangle-alert",
-                            color_scheme="red",
-                            id="reset-result",
-                        ),
-                        small_link("Ask for a new link", "/forgot"),
-                        spacing="3",
-                        width="100%",
+                    link_outcome(
+                        ResetState.message,
+                        ok=False,
+                        result_id="reset-result",
+                        next_step=small_link("Ask for a new link", "/forgot"),
                     ),
                 ),
-                rx.hstack(rx.spinner(), rx.text("Checking your link…"), spacing="2"),
+                checking_link(),
             ),
         )
     )
