@@ -249,6 +249,29 @@ def test_messages_survive_a_reload(open_chat_page, page, fake_openrouter):
     expect(page.locator(".conversation-link")).to_have_count(1)
 
 
+def test_a_conversation_is_renamed_and_deleted_in_the_project(
+    open_chat_page, page, fake_openrouter, supabase_stack
+):
+    open_chat_page([{"table": "orders"}])
+    fake_openrouter.script({"text": "Noted."})
+    ask(page, "Note this")
+    expect(last_answer(page)).to_contain_text("Noted.")
+
+    page.get_by_role("button", name="Rename").click()
+    page.get_by_label("New title").fill("Stock questions")
+    page.get_by_role("button", name="Rename", exact=True).last.click()
+    expect(page.locator(".conversation-link")).to_contain_text("Stock questions")
+    assert supabase_stack.execute("select title from public.heho_conversations") == [
+        ("Stock questions",)
+    ]
+
+    page.get_by_role("button", name="Delete conversation").click()
+    page.get_by_role("alertdialog").get_by_role("button", name="Delete").click()
+    expect(page.locator(".conversation-link")).to_have_count(0)
+    assert supabase_stack.execute("select count(*) from public.heho_conversations") == [(0,)]
+    assert supabase_stack.execute("select count(*) from public.heho_messages") == [(0,)]
+
+
 def test_html_from_the_model_is_shown_not_run(open_chat_page, page, fake_openrouter):
     open_chat_page([{"table": "orders"}])
     fake_openrouter.script(

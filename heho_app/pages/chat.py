@@ -2,6 +2,7 @@
 
 import reflex as rx
 
+from heho_app.components.dialogs import confirm_buttons
 from heho_app.components.layout import app_shell
 from heho_app.state.chat import ChatState, MessageItem, ToolCard
 
@@ -223,15 +224,7 @@ def delete_dialog() -> rx.Component:
             rx.alert_dialog.description(
                 "Its messages are removed from your Supabase project. This cannot be undone."
             ),
-            rx.hstack(
-                rx.alert_dialog.cancel(rx.button("Cancel", variant="soft", color_scheme="gray")),
-                rx.alert_dialog.action(
-                    rx.button("Delete", color_scheme="red", on_click=ChatState.delete_conversation)
-                ),
-                justify="end",
-                spacing="3",
-                margin_top="1rem",
-            ),
+            confirm_buttons("Delete", ChatState.delete_conversation),
         ),
     )
 

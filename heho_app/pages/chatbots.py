@@ -2,6 +2,7 @@
 
 import reflex as rx
 
+from heho_app.components.dialogs import confirm_buttons
 from heho_app.components.forms import field_error, notice, submit_button, text_field
 from heho_app.components.layout import app_shell
 from heho_app.components.themes import THEME_ACCENTS, swatch, theme_swatch_var
@@ -96,19 +97,7 @@ def delete_dialog() -> rx.Component:
                 ),
                 size="2",
             ),
-            rx.hstack(
-                rx.alert_dialog.cancel(rx.button("Cancel", variant="soft", color_scheme="gray")),
-                rx.alert_dialog.action(
-                    rx.button(
-                        "Delete chatbot",
-                        color_scheme="red",
-                        on_click=ChatbotsState.confirm_delete,
-                    )
-                ),
-                justify="end",
-                spacing="3",
-                margin_top="1rem",
-            ),
+            confirm_buttons("Delete chatbot", ChatbotsState.confirm_delete),
         ),
         open=ChatbotsState.delete_open,
         on_open_change=ChatbotsState.set_delete_open,
@@ -637,15 +626,7 @@ def remove_connection_dialog() -> rx.Component:
                 "cannot reach your data until you connect it again.",
                 size="2",
             ),
-            rx.hstack(
-                rx.alert_dialog.cancel(rx.button("Cancel", variant="soft", color_scheme="gray")),
-                rx.alert_dialog.action(
-                    rx.button("Remove", color_scheme="red", on_click=S.remove_connection)
-                ),
-                justify="end",
-                spacing="3",
-                margin_top="1rem",
-            ),
+            confirm_buttons("Remove", S.remove_connection),
         ),
         open=S.remove_open,
         on_open_change=S.set_remove_open,
@@ -788,17 +769,7 @@ def delete_grant_dialog() -> rx.Component:
                     spacing="3",
                 ),
             ),
-            rx.hstack(
-                rx.alert_dialog.cancel(
-                    rx.button("Keep it off", variant="soft", color_scheme="gray")
-                ),
-                rx.alert_dialog.action(
-                    rx.button("Allow delete", color_scheme="red", on_click=S.confirm_delete_grant)
-                ),
-                justify="end",
-                spacing="3",
-                margin_top="1rem",
-            ),
+            confirm_buttons("Allow delete", S.confirm_delete_grant, cancel="Keep it off"),
         ),
         open=S.delete_open,
         on_open_change=S.set_delete_open,

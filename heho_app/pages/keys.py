@@ -2,6 +2,7 @@
 
 import reflex as rx
 
+from heho_app.components.dialogs import confirm_buttons
 from heho_app.components.forms import field_error, notice
 from heho_app.components.layout import app_shell
 from heho_app.pages.account import section
@@ -19,17 +20,7 @@ def remove_key_dialog() -> rx.Component:
             rx.alert_dialog.description(
                 "Your chatbots cannot answer until you add a key again.", size="2"
             ),
-            rx.hstack(
-                rx.alert_dialog.cancel(rx.button("Cancel", variant="soft", color_scheme="gray")),
-                rx.alert_dialog.action(
-                    rx.button(
-                        "Remove", color_scheme="red", on_click=KeysState.remove_openrouter_key
-                    )
-                ),
-                justify="end",
-                spacing="3",
-                margin_top="1rem",
-            ),
+            confirm_buttons("Remove", KeysState.remove_openrouter_key),
         ),
         open=KeysState.remove_open,
         on_open_change=KeysState.set_remove_open,
@@ -170,15 +161,7 @@ def revoke_dialog() -> rx.Component:
                 ),
                 size="2",
             ),
-            rx.hstack(
-                rx.alert_dialog.cancel(rx.button("Cancel", variant="soft", color_scheme="gray")),
-                rx.alert_dialog.action(
-                    rx.button("Revoke", color_scheme="red", on_click=KeysState.confirm_revoke)
-                ),
-                justify="end",
-                spacing="3",
-                margin_top="1rem",
-            ),
+            confirm_buttons("Revoke", KeysState.confirm_revoke),
         ),
         open=KeysState.revoke_open,
         on_open_change=KeysState.set_revoke_open,
