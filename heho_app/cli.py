@@ -8,7 +8,7 @@ from sqlmodel import Session
 from heho_app.db import get_engine, run_migrations
 from heho_app.devtools import fake_openrouter
 from heho_app.devtools.supabase_stack import add_dev_supabase_parser
-from heho_app.services.audit import add_audit_parser
+from heho_app.services.audit import add_audit_parser, reseal_under_primary_key
 from heho_app.services.credentials import get_keyring, rotate_credentials
 from heho_app.services.crypto import CryptoError, generate_key_spec
 
@@ -31,8 +31,15 @@ def _keys_rotate(args: argparse.Namespace) -> int:
     if report.remaining_by_key_id:
         for key_id, count in sorted(report.remaining_by_key_id.items()):
             print(f"remaining on key id '{key_id}': {count}")
-    else:
-        print("remaining on old key ids: 0")
+        return 0  # the audit chains are sealed again once every credential has moved
+    print("remaining on old key ids: 0")
+    sealed = reseal_under_primary_key(keyring, engine=engine)
+    print(f"sealed {sealed.resealed} audit events under key id '{keyring.primary_id}'")
+    for user_id in sealed.broken_users:
+        print(
+            f"audit chain of user {user_id} does not verify: left as it is (see heho audit verify)",
+            file=sys.stderr,
+        )
     return 0
 
 
@@ -49,7 +56,9 @@ def build_parser() -> argparse.ArgumentParser:
         dest="keys_command", required=True
     )
     rotate = keys.add_parser(
-        "rotate", help="re-encrypt stored credentials under the first key of HEHO_ENCRYPTION_KEYS"
+        "rotate",
+        help="re-encrypt stored credentials and re-seal the audit chains under the first "
+        "key of HEHO_ENCRYPTION_KEYS",
     )
     rotate.add_argument("--batch-size", type=int, default=200)
     rotate.add_argument(

@@ -1,6 +1,7 @@
 """The audit chain: append-only evidence, tampering caught by `heho audit verify`."""
 
 import csv
+import hashlib
 import io
 import threading
 from datetime import UTC, datetime, timedelta
@@ -10,7 +11,10 @@ from sqlalchemy import text
 from heho_app.cli import main
 from heho_app.db import get_engine, session_scope
 from heho_app.services import audit
+from heho_app.services.credentials import get_keyring
+from heho_app.services.crypto import Keyring, generate_key_spec
 from heho_app.services.operations import run_tool
+from tests.conftest import TEST_ENCRYPTION_KEY
 from tests.ops_helpers import audit_events
 
 
@@ -180,3 +184,49 @@ def test_chain_on_postgresql(local_supabase):
         assert link.seq == 4
     finally:
         engine.dispose()
+
+
+def test_a_chain_resealed_without_the_key_is_caught(heho_user):
+    """Whoever edits an event and recomputes every later seal, but without the key
+    (plain SHA-256, or another key), still leaves a chain that does not verify."""
+    _calls(heho_user.id, 3)
+    for forged_seal in (
+        lambda fields: hashlib.sha256(audit.canonical_json(fields)).hexdigest(),
+        lambda fields: audit.compute_hash(fields, b"x" * 32),
+    ):
+        events = [e.model_dump() for e in audit_events(heho_user.id)]
+        events[1]["outcome"] = "denied"
+        prev_hash = events[0]["row_hash"]
+        with get_engine().begin() as conn:
+            for fields in events[1:]:
+                fields["prev_hash"] = prev_hash
+                fields["row_hash"] = prev_hash = forged_seal(fields)
+                conn.execute(
+                    text(
+                        "update audit_events set outcome = :outcome, prev_hash = :prev_hash, "
+                        "row_hash = :row_hash where id = :id"
+                    ),
+                    fields,
+                )
+        (link,) = audit.verify_chain(heho_user.id).broken
+        assert (link.seq, link.event_id) == (2, events[1]["id"])
+        assert "edited" in link.reason
+
+
+def test_key_rotation_reseals_the_chains_so_the_old_key_can_go(db, heho_user, monkeypatch):
+    _calls(heho_user.id, 3)
+    old = get_keyring()
+    new_spec = f"{generate_key_spec('next')},test1:{TEST_ENCRYPTION_KEY}"
+    new_only = Keyring.parse(new_spec.split(",")[0])
+    assert not audit.verify_chain(heho_user.id, keyring=new_only).ok
+
+    report = audit.reseal_under_primary_key(Keyring.parse(new_spec))
+
+    assert report == audit.ResealReport(resealed=6, broken_users=[])
+    assert audit.verify_chain(heho_user.id, keyring=new_only).ok
+    assert not audit.verify_chain(heho_user.id, keyring=old).ok
+    # Appends after the reseal continue the chain (the cached head was dropped).
+    monkeypatch.setattr(audit, "get_keyring", lambda: new_only)
+    _calls(heho_user.id, 1)
+    report = audit.verify_chain(heho_user.id)
+    assert report.ok and report.events_checked == 8

@@ -128,6 +128,7 @@ def test_keys_rotate_command_reports_moved_and_remaining(db):
     )
     assert "moved 8 credentials to key id 'new'" in first.stdout
     assert "remaining on key id 'old': 7" in first.stdout
+    assert "audit events" not in first.stdout  # sealed again once every credential moved
 
     second = subprocess.run(
         [sys.executable, "-m", "heho_app.cli", "keys", "rotate"],
@@ -138,6 +139,7 @@ def test_keys_rotate_command_reports_moved_and_remaining(db):
     )
     assert "moved 7 credentials" in second.stdout
     assert "remaining on old key ids: 0" in second.stdout
+    assert "sealed 0 audit events under key id 'new'" in second.stdout
 
 
 def test_revealing_a_key_is_logged(db):

@@ -1,19 +1,22 @@
 """Append-only, hash-chained audit log of the chatbots' autonomous operations.
 
-Each user's events form a chain: `seq` counts up from 1 and `row_hash` is the
-SHA-256 of the event's canonical JSON, which includes the previous event's hash.
-Editing or removing an event breaks the chain at that point; `verify_chain` (and
-`heho audit verify`) names the first broken link. Removing the newest events of a
-chain leaves a shorter valid chain: that is the one thing a chain alone cannot show.
+Each user's events form a chain: `seq` counts up from 1 and `row_hash` is an
+HMAC-SHA256 of the event's canonical JSON, which includes the previous event's hash,
+under a key derived from HEHO_ENCRYPTION_KEYS. Editing or removing an event breaks
+the chain at that point; `verify_chain` (and `heho audit verify`) names the first
+broken link. Whoever can write HeHo's database but does not hold the keys cannot
+re-seal an edited chain. Removing the newest events of a chain leaves a shorter
+valid chain: that is the one thing a chain alone cannot show.
 """
 
 import argparse
 import csv
 import hashlib
+import hmac
 import io
 import json
 import threading
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -28,8 +31,11 @@ from sqlmodel import select as model_select
 
 from heho_app.db import get_engine
 from heho_app.models import AuditEvent
+from heho_app.services.credentials import get_keyring
+from heho_app.services.crypto import Keyring
 
 GENESIS_HASH = "0" * 64
+SEAL_LABEL = b"heho audit chain v1"
 REDACTED = "[redacted]"
 APPEND_ATTEMPTS = 8
 _TABLE = AuditEvent.__table__  # type: ignore[attr-defined]
@@ -71,14 +77,29 @@ def _timestamp(value: datetime) -> str:
     return value.astimezone(UTC).isoformat(timespec="microseconds")
 
 
-def compute_hash(fields: dict) -> str:
-    """SHA-256 over the canonical JSON of the hashed fields (which include prev_hash)."""
+def canonical_json(fields: dict) -> bytes:
+    """The hashed fields (which include prev_hash) as canonical JSON."""
     canonical = {name: fields.get(name) for name in HASHED_FIELDS}
     canonical["created_at"] = _timestamp(fields["created_at"])
     if canonical["duration_ms"] is not None:
         canonical["duration_ms"] = round(float(canonical["duration_ms"]), 3)
     encoded = json.dumps(canonical, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-    return hashlib.sha256(encoded.encode()).hexdigest()
+    return encoded.encode()
+
+
+def seal_keys() -> tuple[bytes, ...]:
+    """The chain's keys, from HEHO_ENCRYPTION_KEYS: the first seals, all verify."""
+    return get_keyring().mac_keys(SEAL_LABEL)
+
+
+def compute_hash(fields: dict, key: bytes | None = None) -> str:
+    """The event's seal: HMAC-SHA256 of its canonical JSON (under the sealing key)."""
+    return hmac.new(key or seal_keys()[0], canonical_json(fields), hashlib.sha256).hexdigest()
+
+
+def is_sealed(fields: dict, keys: Sequence[bytes]) -> bool:
+    """Whether `row_hash` is the event's seal under one of `keys`."""
+    return any(hmac.compare_digest(compute_hash(fields, key), fields["row_hash"]) for key in keys)
 
 
 def summarize_filters(filters: object, *, log_values: bool) -> str:
@@ -262,7 +283,9 @@ class VerifyReport(BaseModel):
         return "\n".join(lines)
 
 
-def _verify_user(rows: Sequence, user_id: int) -> BrokenLink | None:
+def _verify_user(
+    rows: Sequence, user_id: int, is_valid: Callable[[dict], bool]
+) -> BrokenLink | None:
     expected_prev = GENESIS_HASH
     for expected_seq, row in enumerate(rows, start=1):
         fields = dict(row)
@@ -281,20 +304,24 @@ def _verify_user(rows: Sequence, user_id: int) -> BrokenLink | None:
                 reason="prev_hash does not match the previous event (an event was "
                 "removed or replaced)",
             )
-        if compute_hash(fields) != fields["row_hash"]:
+        if not is_valid(fields):
             return BrokenLink(
                 user_id=user_id,
                 seq=expected_seq,
                 event_id=fields["id"],
-                reason="row_hash does not match the event's content (the event was edited)",
+                reason="row_hash does not match the event's content (the event was edited, "
+                "or sealed under a key HEHO_ENCRYPTION_KEYS no longer holds)",
             )
         expected_prev = fields["row_hash"]
     return None
 
 
-def verify_chain(user_id: int | None = None, *, engine: Engine | None = None) -> VerifyReport:
+def verify_chain(
+    user_id: int | None = None, *, engine: Engine | None = None, keyring: Keyring | None = None
+) -> VerifyReport:
     """Recompute every chain (or one user's); report the first broken link of each."""
     engine = engine or get_engine()
+    keys = (keyring or get_keyring()).mac_keys(SEAL_LABEL)
     query = select(_TABLE).order_by(_TABLE.c.user_id, _TABLE.c.seq)
     if user_id is not None:
         query = query.where(_TABLE.c.user_id == user_id)
@@ -304,7 +331,9 @@ def verify_chain(user_id: int | None = None, *, engine: Engine | None = None) ->
     for row in rows:
         chains.setdefault(row["user_id"], []).append(row)
     broken = [
-        link for uid, chain in chains.items() if (link := _verify_user(chain, uid)) is not None
+        link
+        for uid, chain in chains.items()
+        if (link := _verify_user(chain, uid, lambda fields: is_sealed(fields, keys))) is not None
     ]
     return VerifyReport(
         ok=not broken, events_checked=len(rows), chains_checked=len(chains), broken=broken
@@ -349,8 +378,66 @@ def list_events(
     return list(session.exec(query).all())
 
 
+@dataclass(frozen=True)
+class ResealReport:
+    resealed: int
+    """Events given a new seal."""
+    broken_users: list[int]
+    """Users whose chain did not verify: sealed up to its first broken link, the rest
+    left as it was, so that verification still reports that link."""
+
+
+def reseal(
+    conn: Connection, *, is_valid: Callable[[dict], bool], seal: Callable[[dict], str]
+) -> ResealReport:
+    """Check every chain with `is_valid`, then seal it again with `seal` (up to its first
+    broken link, if any), in `conn`'s transaction: for key rotation and for the
+    migrations that change the seal."""
+    rows = conn.execute(select(_TABLE).order_by(_TABLE.c.user_id, _TABLE.c.seq)).mappings().all()
+    chains: dict[int, list] = {}
+    for row in rows:
+        chains.setdefault(row["user_id"], []).append(dict(row))
+    resealed, broken_users = 0, []
+    for user_id, chain in chains.items():
+        broken = _verify_user(chain, user_id, is_valid)
+        if broken is not None:
+            broken_users.append(user_id)
+        prev_hash = GENESIS_HASH
+        for fields in chain[: broken.seq - 1] if broken else chain:
+            fields["prev_hash"] = prev_hash
+            row_hash = seal(fields)
+            conn.execute(
+                _TABLE.update()
+                .where(_TABLE.c.id == fields["id"])
+                .values(prev_hash=prev_hash, row_hash=row_hash)
+            )
+            prev_hash = row_hash
+            resealed += 1
+    _heads.clear()
+    return ResealReport(resealed=resealed, broken_users=broken_users)
+
+
+def reseal_under_primary_key(
+    keyring: Keyring | None = None, *, engine: Engine | None = None
+) -> ResealReport:
+    """After a new first key in HEHO_ENCRYPTION_KEYS (`heho keys rotate`): every chain
+    that verifies under the keyring is sealed again under its first key, so that the
+    old keys can be dropped. Appends wait meanwhile (the table is locked)."""
+    keys = (keyring or get_keyring()).mac_keys(SEAL_LABEL)
+    engine = engine or get_engine()
+    with engine.begin() as conn:
+        if conn.dialect.name == "postgresql":
+            conn.execute(text("LOCK TABLE audit_events IN SHARE ROW EXCLUSIVE MODE"))
+        return reseal(
+            conn,
+            is_valid=lambda fields: is_sealed(fields, keys),
+            seal=lambda fields: compute_hash(fields, keys[0]),
+        )
+
+
 def export_csv(events: Iterable[AuditEvent]) -> str:
-    """CSV of the given events with every hashed field, so an export can be re-verified."""
+    """CSV of the given events with every hashed field, so that an export can be
+    re-verified by whoever holds the keys."""
     buffer = io.StringIO()
     writer = csv.writer(buffer)
     writer.writerow(CSV_FIELDS)

@@ -136,6 +136,11 @@ class Keyring:
             ) from error
         return plaintext.decode()
 
+    def mac_keys(self, label: bytes) -> tuple[bytes, ...]:
+        """HMAC keys derived from every key, for the use named by `label` (so that no
+        key serves two purposes), the first key's first: it seals, all of them verify."""
+        return tuple(hmac.new(key, label, hashlib.sha256).digest() for _, key in self.keys)
+
     def reencrypt(self, ciphertext: str, *, owner: str | int, purpose: str) -> str:
         plaintext = self.decrypt(ciphertext, owner=owner, purpose=purpose)
         return self.encrypt(plaintext, owner=owner, purpose=purpose)
