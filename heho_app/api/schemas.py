@@ -398,6 +398,11 @@ class ChatReply(BaseModel):
     chatbot_id: str
     status: Literal["complete", "failed", "interrupted"]
     content: str
+    finish_reason: Literal["stop", "length", "content_filter"] | None = Field(
+        default=None,
+        description="Why a complete answer ended: `stop`, `length` (cut off at "
+        "`max_tokens` or the model's limit) or `content_filter`; null when it failed.",
+    )
     tool_calls: list[ToolActivityOut]
     usage: ChatUsage | None = None
     error: ChatErrorOut | None = None

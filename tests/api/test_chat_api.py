@@ -295,6 +295,7 @@ def test_chat_answers_json_with_a_tool_summary(caller, fake_openrouter, marked_o
     assert response.status_code == 200
     reply = response.json()
     assert reply["status"] == "complete" and reply["error"] is None
+    assert reply["finish_reason"] == "stop"
     assert marked_order in reply["content"]
     assert reply["tool_calls"] == [
         {"name": "select_rows", "table": "orders", "outcome": "ok", "count": 1, "reason": ""}
@@ -331,6 +332,18 @@ def test_chat_streams_server_sent_events(caller, fake_openrouter, marked_order):
     end = json.loads(events[-1][1])
     assert end["content"] == text and marked_order in text
     assert end["status"] == "complete" and len(end["tool_calls"]) == 1
+    assert end["finish_reason"] == "stop"
+
+
+def test_chat_says_when_the_answer_was_cut_off(caller, fake_openrouter):
+    me = caller()
+    fake_openrouter.script({"text": "The list goes on and", "finish_reason": "length"})
+    reply = me.post(
+        "/chat",
+        {"chatbot_id": me.chatbot_id, "messages": [{"role": "user", "content": "List all"}]},
+    ).json()
+    assert (reply["status"], reply["finish_reason"]) == ("complete", "length")
+    assert reply["content"] == "The list goes on and"
 
 
 def test_chat_reports_a_refused_openrouter_key_in_the_reply(caller, fake_openrouter):
@@ -341,7 +354,7 @@ def test_chat_reports_a_refused_openrouter_key_in_the_reply(caller, fake_openrou
     )
     reply = response.json()
     assert (response.status_code, reply["status"]) == (200, "failed")
-    assert reply["error"]["code"] == "upstream_key_refused"
+    assert reply["error"]["code"] == "upstream_key_refused" and reply["finish_reason"] is None
 
 
 def test_chat_with_someone_elses_chatbot_is_not_found(caller):

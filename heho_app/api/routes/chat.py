@@ -14,7 +14,7 @@ import time
 import uuid
 from collections.abc import AsyncGenerator, AsyncIterator, Awaitable
 from dataclasses import dataclass
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any, Literal, TypeVar
 
 import anyio
 from fastapi import APIRouter, Body, Request
@@ -196,6 +196,16 @@ def _tool_out(activity: ToolActivity) -> ToolActivityOut:
     return ToolActivityOut.model_validate(activity_summary(activity))
 
 
+def _finish_reason(end: TurnEnd) -> Literal["stop", "length", "content_filter"]:
+    """OpenAI's reason for a complete answer: cut off at `max_tokens` (`length`), by a
+    filter (`content_filter`), or else `stop` (tool rounds happened inside HeHo)."""
+    if end.finish_reason == "length":
+        return "length"
+    if end.finish_reason == "content_filter":
+        return "content_filter"
+    return "stop"
+
+
 def _reply(chatbot_id: str, end: TurnEnd, tools: list[ToolActivityOut]) -> ChatReply:
     error = None
     if end.status != "complete":
@@ -205,6 +215,7 @@ def _reply(chatbot_id: str, end: TurnEnd, tools: list[ToolActivityOut]) -> ChatR
         chatbot_id=chatbot_id,
         status="complete" if end.status == "complete" else end.status,  # type: ignore[arg-type]
         content=end.content,
+        finish_reason=_finish_reason(end) if error is None else None,
         tool_calls=tools,
         usage=_usage(end.usage),
         error=error,
@@ -250,7 +261,8 @@ CHAT_SSE_EXAMPLE = (
     'event: text\ndata: {"text":"Order 12 "}\n\n'
     'event: text\ndata: {"text":"is shipped."}\n\n'
     'event: end\ndata: {"chatbot_id":"8064f0bc376c40c787529c987ac05e82","status":"complete",'
-    '"content":"Order 12 is shipped.","tool_calls":[…],"usage":{…},"error":null}\n\n'
+    '"content":"Order 12 is shipped.","finish_reason":"stop","tool_calls":[…],"usage":{…},'
+    '"error":null}\n\n'
 )
 
 
@@ -358,12 +370,6 @@ class _Completion:
             id=self.id, created=self.created, model=self.model, choices=[], usage=_usage(usage)
         )
         return _sse(chunk.model_dump_json(exclude_none=True))
-
-
-def _finish_reason(end: TurnEnd) -> str:
-    """OpenAI's reason for a complete answer: cut off at `max_tokens` (`length`), by a
-    filter (`content_filter`), or else `stop` (tool rounds happened inside HeHo)."""
-    return end.finish_reason if end.finish_reason in ("length", "content_filter") else "stop"
 
 
 async def _completion_stream(
