@@ -27,7 +27,7 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from heho_app.devtools.seed import connect_chatbot, throwaway_settings
+from heho_app.devtools.seed import add_connected_chatbot, throwaway_settings
 from heho_app.devtools.supabase_stack import LocalSupabase
 
 QUESTION = "hello"
@@ -77,7 +77,7 @@ def seed(db_url: str, stack: LocalSupabase) -> tuple[str, str]:
     from sqlmodel import Session
 
     from heho_app.db import make_engine
-    from heho_app.models import Chatbot, User
+    from heho_app.models import User
     from heho_app.services.api_keys import create_api_key
 
     engine = make_engine(db_url)
@@ -88,22 +88,15 @@ def seed(db_url: str, stack: LocalSupabase) -> tuple[str, str]:
         key = create_api_key(
             session, user_id=user.id, name="bench", rate_limit_per_minute=10_000_000
         )
-        chatbot = Chatbot(
-            user_id=user.id,
-            name="bench",
-            model="heho/fake-tools",
-            memory_enabled=False,
-            supabase_url=stack.url,
-        )
-        session.add(chatbot)
-        session.flush()
-        connect_chatbot(
+        chatbot = add_connected_chatbot(
             session,
             user_id=user.id,
-            chatbot_id=chatbot.id,
             stack=stack,
             openrouter_key="sk-or-v1-bench-0123456789",
             grants=[{"table": "orders"}],
+            name="bench",
+            model="heho/fake-tools",
+            memory_enabled=False,
         )
         session.commit()
         chatbot_id = chatbot.id

@@ -26,7 +26,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from heho_app.devtools.processes import free_port
-from heho_app.devtools.seed import connect_chatbot, throwaway_settings
+from heho_app.devtools.seed import add_connected_chatbot, throwaway_settings
 
 
 def configure_environment() -> int:
@@ -47,7 +47,7 @@ async def bench(turns: int, port: int) -> None:
     from heho_app.db import run_migrations, session_scope
     from heho_app.devtools.fake_openrouter import FakeOpenRouter
     from heho_app.devtools.supabase_stack import LocalSupabase
-    from heho_app.models import Chatbot, User
+    from heho_app.models import User
     from heho_app.services import conversations
     from heho_app.services.agent import TextChunk, open_chat, run_turn
     from heho_app.services.openrouter import TextDelta, stream_chat
@@ -59,16 +59,13 @@ async def bench(turns: int, port: int) -> None:
             user = User(email="bench@example.com", password_hash="!")  # noqa: S106 - no login
             session.add(user)
             session.flush()
-            chatbot = Chatbot(user_id=user.id, name="bench", supabase_url=stack.url)
-            session.add(chatbot)
-            session.flush()
-            connect_chatbot(
+            chatbot = add_connected_chatbot(
                 session,
                 user_id=user.id,
-                chatbot_id=chatbot.id,
                 stack=stack,
                 openrouter_key=key,
                 grants=[{"table": "orders"}],
+                name="bench",
             )
         chat = await open_chat(user.id, chatbot.id, purpose="bench")
 

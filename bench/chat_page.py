@@ -31,7 +31,7 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from heho_app.devtools.seed import connect_chatbot, throwaway_settings
+from heho_app.devtools.seed import add_connected_chatbot, throwaway_settings
 from heho_app.devtools.supabase_stack import LocalSupabase
 
 PASSWORD = "bench-chat-page-2026"  # noqa: S105 - the throwaway user of this run
@@ -93,7 +93,7 @@ def seed(db_url: str, stack: LocalSupabase) -> tuple[str, str]:
     from sqlmodel import Session
 
     from heho_app.db import make_engine
-    from heho_app.models import Chatbot, User, utcnow
+    from heho_app.models import User, utcnow
     from heho_app.security import hash_password
 
     engine = make_engine(db_url)
@@ -105,18 +105,14 @@ def seed(db_url: str, stack: LocalSupabase) -> tuple[str, str]:
         )
         session.add(user)
         session.flush()
-        chatbot = Chatbot(
-            user_id=user.id, name="Bench", memory_enabled=False, supabase_url=stack.url
-        )
-        session.add(chatbot)
-        session.flush()
-        connect_chatbot(
+        chatbot = add_connected_chatbot(
             session,
             user_id=user.id,
-            chatbot_id=chatbot.id,
             stack=stack,
             openrouter_key=KEY,
             grants=[{"table": "orders"}],
+            name="Bench",
+            memory_enabled=False,
         )
         session.commit()
         email, chatbot_id = user.email, chatbot.id

@@ -46,9 +46,9 @@ from heho_app.db import make_engine
 from heho_app.devtools.databases import temporary_database
 from heho_app.devtools.deployment import LocalDeployment, cpu_seconds, rss_bytes
 from heho_app.devtools.processes import free_port, processes_in_group, terminate, wait_until
-from heho_app.devtools.seed import connect_chatbot
+from heho_app.devtools.seed import add_connected_chatbot
 from heho_app.devtools.supabase_stack import LocalSupabase
-from heho_app.models import Chatbot, User, utcnow
+from heho_app.models import User, utcnow
 from heho_app.security import SESSION_COOKIE, hash_password
 from heho_app.services.api_keys import create_api_key
 
@@ -81,16 +81,13 @@ def seed(db_url: str, stack: LocalSupabase, users: int) -> list[tuple[str, str, 
             )
             session.add(user)
             session.flush()
-            chatbot = Chatbot(user_id=user.id, name="Bench", supabase_url=stack.url)
-            session.add(chatbot)
-            session.flush()
-            connect_chatbot(
+            chatbot = add_connected_chatbot(
                 session,
                 user_id=user.id,
-                chatbot_id=chatbot.id,
                 stack=stack,
                 openrouter_key="sk-or-bench",
                 grants=[{"table": "orders"}],
+                name="Bench",
             )
             key = create_api_key(
                 session, user_id=user.id, name="bench", rate_limit_per_minute=10_000_000

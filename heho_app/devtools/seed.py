@@ -3,10 +3,12 @@
 import base64
 import secrets
 from pathlib import Path
+from typing import Any
 
 from sqlmodel import Session
 
 from heho_app.devtools.supabase_stack import LocalSupabase
+from heho_app.models import Chatbot
 from heho_app.services.credentials import OPENROUTER, SUPABASE, store_credential
 from heho_app.services.permissions import save_grants
 
@@ -46,3 +48,28 @@ def connect_chatbot(
         plaintext=stack.service_key,
         chatbot_id=chatbot_id,
     )
+
+
+def add_connected_chatbot(
+    session: Session,
+    *,
+    user_id: int,
+    stack: LocalSupabase,
+    openrouter_key: str,
+    grants: list[dict] | None = None,
+    **settings: Any,
+) -> Chatbot:
+    """A new chatbot of the user's (`settings`: its fields, e.g. `name`), connected
+    to `stack` by `connect_chatbot`."""
+    chatbot = Chatbot(user_id=user_id, supabase_url=stack.url, **settings)
+    session.add(chatbot)
+    session.flush()
+    connect_chatbot(
+        session,
+        user_id=user_id,
+        chatbot_id=chatbot.id,
+        stack=stack,
+        openrouter_key=openrouter_key,
+        grants=grants,
+    )
+    return chatbot
