@@ -41,7 +41,7 @@ from urllib.parse import urlsplit
 
 import httpx
 
-from heho_app.services.http_client import async_client
+from heho_app.services.http_client import async_client, tls_problem
 from heho_app.settings import get_settings
 
 logger = logging.getLogger(__name__)
@@ -449,6 +449,10 @@ def _connection_error(url: str, exc: httpx.TransportError) -> ErrorInfo:
     host = urlsplit(url).netloc
     if isinstance(exc, httpx.TimeoutException) and not isinstance(exc, httpx.ConnectTimeout):
         return replace(_status_error(408, None, {}, None), status=None)
+    if problem := tls_problem(exc):
+        return ErrorInfo(
+            "connection_failed", f"Could not connect securely to OpenRouter at {host}: {problem}."
+        )
     return ErrorInfo(
         "connection_failed",
         f"Could not reach OpenRouter at {host}. Check the network and OPENROUTER_BASE_URL.",

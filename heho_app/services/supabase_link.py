@@ -18,7 +18,7 @@ from urllib.parse import urlsplit
 import httpx
 from pydantic import BaseModel, ConfigDict
 
-from heho_app.services.http_client import async_client
+from heho_app.services.http_client import async_client, tls_problem
 
 DEFAULT_TIMEOUT = 5.0
 HEHO_TABLES = ("heho_conversations", "heho_messages", "heho_memories")
@@ -196,9 +196,13 @@ async def discover_schema(
                 LinkProblem.unreachable, f"The project did not answer within {timeout:g} s."
             ) from error
         except httpx.HTTPError as error:
+            host = urlsplit(base).hostname
+            problem = tls_problem(error)
             raise LinkError(
                 LinkProblem.unreachable,
-                f"Could not reach {urlsplit(base).hostname} ({type(error).__name__}).",
+                f"Could not connect securely to {host}: {problem}."
+                if problem
+                else f"Could not reach {host} ({type(error).__name__}).",
             ) from error
     _raise_for_status(response)
     try:
