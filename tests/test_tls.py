@@ -2,8 +2,6 @@
 OpenRouter) refuses anything older, and says why. Real TLS servers on loopback with
 a certificate made here."""
 
-import datetime
-import ipaddress
 import json
 import ssl
 import threading
@@ -12,47 +10,16 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
 
 from heho_app.services import openrouter
 from heho_app.services.http_client import tls_context
 from heho_app.services.supabase_link import LinkError, discover_schema
 from tests.conftest import TEST_ROOT
+from tests.fixtures.tls import self_signed
 
 OPENAPI = {"swagger": "2.0", "paths": {"/orders": {}}, "definitions": {"orders": {
     "properties": {"id": {"type": "integer", "format": "bigint"}}}}}  # fmt: skip
 MODELS = {"data": [{"id": "x/tls", "name": "TLS", "supported_parameters": []}]}
-
-
-def self_signed(common_name: str) -> tuple[bytes, bytes]:
-    """A certificate for 127.0.0.1 and its key, PEM."""
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
-    now = datetime.datetime.now(datetime.UTC)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(minutes=5))
-        .not_valid_after(now + datetime.timedelta(hours=1))
-        .add_extension(
-            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
-            critical=False,
-        )
-        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-        .sign(key, hashes.SHA256())
-    )
-    key_pem = key.private_bytes(
-        serialization.Encoding.PEM,
-        serialization.PrivateFormat.PKCS8,
-        serialization.NoEncryption(),
-    )
-    return cert.public_bytes(serialization.Encoding.PEM), key_pem
 
 
 class Handler(BaseHTTPRequestHandler):
