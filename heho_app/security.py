@@ -35,6 +35,8 @@ CSRF_HEADER = "X-CSRF-Token"
 CSRF_FIELD = "csrf_token"
 # Where login leads when the login page was not given a `next` page.
 DEFAULT_AFTER_LOGIN = "/account"
+# Hosts where a plain (unencrypted) connection never leaves this machine.
+LOOPBACK_HOSTS = frozenset({"localhost", "127.0.0.1", "::1"})
 
 # bcrypt with 12 rounds; a stored hash with fewer rounds (or another scheme listed
 # as deprecated later) is reported by `verify_password` so that it is re-hashed.

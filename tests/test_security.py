@@ -1,13 +1,18 @@
 """Security helpers and mail delivery through a real SMTP server."""
 
 import logging
+import socket
+import ssl
 
 import pytest
+from aiosmtpd.controller import Controller
 
 from heho_app import security
+from heho_app.devtools.processes import free_port
 from heho_app.services import mail
 from heho_app.settings import get_settings
 from tests.fixtures.mail import link_in
+from tests.fixtures.tls import self_signed
 
 
 def test_csrf_token_is_bound_to_the_browser_seed():
@@ -70,3 +75,65 @@ def test_smtp_failure_names_no_password(monkeypatch):
     with pytest.raises(mail.MailError) as failed:
         mail.send_mail(mail.Mail(to="a@example.com", subject="x", text="y"))
     assert "hunter2-pass" not in str(failed.value)
+
+
+def this_machine_address() -> str:
+    """An address of this machine that is not loopback (no packet is sent)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+        try:
+            probe.connect(("198.51.100.1", 9))  # TEST-NET-2: routed, never reached
+        except OSError:
+            pytest.skip("this machine has no address besides loopback")
+        return probe.getsockname()[0]
+
+
+class TlsAwareInbox:
+    def __init__(self) -> None:
+        self.deliveries: list[tuple[bool, bytes]] = []
+
+    async def handle_DATA(self, server, session, envelope):
+        self.deliveries.append((session.ssl is not None, envelope.content))
+        return "250 Message accepted for delivery"
+
+
+@pytest.fixture
+def remote_smtp(tmp_path):
+    """`remote_smtp(starttls)`: an SMTP server on this machine's non-loopback address."""
+    controllers = []
+
+    def start(starttls: bool) -> tuple[TlsAwareInbox, str]:
+        host, port, inbox = this_machine_address(), free_port(), TlsAwareInbox()
+        options = {}
+        if starttls:
+            cert_pem, key_pem = self_signed("heho-smtp-test", ip=host)
+            (tmp_path / "cert.pem").write_bytes(cert_pem)
+            (tmp_path / "key.pem").write_bytes(key_pem)
+            context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            context.load_cert_chain(tmp_path / "cert.pem", tmp_path / "key.pem")
+            mail.tls_context().load_verify_locations(cadata=cert_pem.decode())
+            options = {"tls_context": context}
+        controller = Controller(inbox, hostname=host, port=port, **options)
+        controller.start()
+        controllers.append(controller)
+        return inbox, f"{host}:{port}"
+
+    yield start
+    for controller in controllers:
+        controller.stop()
+
+
+def test_mail_crosses_the_network_only_encrypted(remote_smtp, monkeypatch):
+    secret = "Open http://localhost:3000/reset?token=secret-reset-token"
+    plain, plain_address = remote_smtp(starttls=False)
+    monkeypatch.setattr(get_settings(), "smtp_url", f"smtp://user:pw-9@{plain_address}")
+    with pytest.raises(mail.MailError) as refused:
+        mail.send_mail(mail.Mail(to="a@example.com", subject="Reset", text=secret))
+    assert "does not offer STARTTLS" in str(refused.value)
+    assert "pw-9" not in str(refused.value)
+    assert plain.deliveries == []
+
+    encrypted, tls_address = remote_smtp(starttls=True)
+    monkeypatch.setattr(get_settings(), "smtp_url", f"smtp://{tls_address}")
+    mail.send_mail(mail.Mail(to="a@example.com", subject="Reset", text=secret))
+    ((over_tls, content),) = encrypted.deliveries
+    assert over_tls and b"secret-reset-token" in content

@@ -1,12 +1,15 @@
 """Outgoing email: SMTP when `HEHO_SMTP_URL` is set, else the development outbox.
 
-`smtp://user:pass@host:port` sends in the clear (STARTTLS is used when the server
-offers it); `smtps://` speaks TLS from the first byte. Without SMTP, each message
+`smtp://user:pass@host:port` upgrades to TLS with STARTTLS, and refuses to send
+(message, links and SMTP password alike) in the clear to a server that does not
+offer it unless that server is on this machine; `smtps://` speaks TLS from the
+first byte. Without SMTP, each message
 is written to `HEHO_OUTBOX_DIR` and announced in the log with its link, which is
 how a developer without a mail server signs up. The log never shows a message
 sent through SMTP, and no password or session token ever goes into a message.
 """
 
+import functools
 import logging
 import smtplib
 import ssl
@@ -19,6 +22,7 @@ from email.utils import make_msgid
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
+from heho_app.security import LOOPBACK_HOSTS
 from heho_app.settings import get_settings
 
 logger = logging.getLogger("heho.mail")
@@ -91,6 +95,12 @@ def wait_for_pending_mail(timeout: float = 15) -> None:
     wait_for_futures(list(_pending), timeout=timeout)
 
 
+@functools.cache
+def tls_context() -> ssl.SSLContext:
+    """The system's TLS defaults and CA bundle, for SMTPS and STARTTLS."""
+    return ssl.create_default_context()
+
+
 def _send_smtp(url: str, message: EmailMessage) -> None:
     parts = urlsplit(url)
     scheme = parts.scheme.lower()
@@ -98,7 +108,7 @@ def _send_smtp(url: str, message: EmailMessage) -> None:
         raise MailError("HEHO_SMTP_URL must start with smtp:// or smtps://")
     host = parts.hostname or "localhost"
     port = parts.port or (465 if scheme == "smtps" else 25)
-    context = ssl.create_default_context()
+    context = tls_context()
     try:
         if scheme == "smtps":
             client: smtplib.SMTP = smtplib.SMTP_SSL(
@@ -111,6 +121,11 @@ def _send_smtp(url: str, message: EmailMessage) -> None:
             if scheme == "smtp" and client.has_extn("starttls"):
                 client.starttls(context=context)
                 client.ehlo()
+            elif scheme == "smtp" and host not in LOOPBACK_HOSTS:
+                raise MailError(
+                    f"{host}:{port} does not offer STARTTLS, and mail is not sent across the "
+                    "network in the clear: use smtps:// or a server that offers STARTTLS"
+                )
             if parts.username:
                 client.login(unquote(parts.username), unquote(parts.password or ""))
             client.send_message(message)

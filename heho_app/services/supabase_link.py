@@ -18,11 +18,11 @@ from urllib.parse import urlsplit
 import httpx
 from pydantic import BaseModel, ConfigDict
 
+from heho_app.security import LOOPBACK_HOSTS
 from heho_app.services.http_client import async_client, tls_problem
 
 DEFAULT_TIMEOUT = 5.0
 HEHO_TABLES = ("heho_conversations", "heho_messages", "heho_memories")
-LOOPBACK_HOSTS = {"localhost", "127.0.0.1", "::1"}
 _PRIMARY_KEY = re.compile(r"<pk/>")
 _FOREIGN_KEY = re.compile(r"<fk table='([^']+)' column='([^']+)'/>")
 
