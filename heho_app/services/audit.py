@@ -316,27 +316,35 @@ def _verify_user(
     return None
 
 
+def _chains(conn: Connection, user_id: int | None = None) -> dict[int, list[dict]]:
+    """Every user's events (or one user's), in chain order."""
+    query = select(_TABLE).order_by(_TABLE.c.user_id, _TABLE.c.seq)
+    if user_id is not None:
+        query = query.where(_TABLE.c.user_id == user_id)
+    chains: dict[int, list[dict]] = {}
+    for row in conn.execute(query).mappings():
+        chains.setdefault(row["user_id"], []).append(dict(row))
+    return chains
+
+
 def verify_chain(
     user_id: int | None = None, *, engine: Engine | None = None, keyring: Keyring | None = None
 ) -> VerifyReport:
     """Recompute every chain (or one user's); report the first broken link of each."""
     engine = engine or get_engine()
     keys = (keyring or get_keyring()).mac_keys(SEAL_LABEL)
-    query = select(_TABLE).order_by(_TABLE.c.user_id, _TABLE.c.seq)
-    if user_id is not None:
-        query = query.where(_TABLE.c.user_id == user_id)
     with engine.connect() as conn:
-        rows = conn.execute(query).mappings().all()
-    chains: dict[int, list] = {}
-    for row in rows:
-        chains.setdefault(row["user_id"], []).append(row)
+        chains = _chains(conn, user_id)
     broken = [
         link
         for uid, chain in chains.items()
         if (link := _verify_user(chain, uid, lambda fields: is_sealed(fields, keys))) is not None
     ]
     return VerifyReport(
-        ok=not broken, events_checked=len(rows), chains_checked=len(chains), broken=broken
+        ok=not broken,
+        events_checked=sum(len(chain) for chain in chains.values()),
+        chains_checked=len(chains),
+        broken=broken,
     )
 
 
@@ -393,12 +401,8 @@ def reseal(
     """Check every chain with `is_valid`, then seal it again with `seal` (up to its first
     broken link, if any), in `conn`'s transaction: for key rotation and for the
     migrations that change the seal."""
-    rows = conn.execute(select(_TABLE).order_by(_TABLE.c.user_id, _TABLE.c.seq)).mappings().all()
-    chains: dict[int, list] = {}
-    for row in rows:
-        chains.setdefault(row["user_id"], []).append(dict(row))
     resealed, broken_users = 0, []
-    for user_id, chain in chains.items():
+    for user_id, chain in _chains(conn).items():
         broken = _verify_user(chain, user_id, is_valid)
         if broken is not None:
             broken_users.append(user_id)
