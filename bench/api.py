@@ -27,7 +27,7 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from heho_app.devtools.seed import add_connected_chatbot, throwaway_settings
+from heho_app.devtools.seed import add_connected_chatbot, add_user, throwaway_settings
 from heho_app.devtools.supabase_stack import LocalSupabase
 
 QUESTION = "hello"
@@ -77,14 +77,11 @@ def seed(db_url: str, stack: LocalSupabase) -> tuple[str, str]:
     from sqlmodel import Session
 
     from heho_app.db import make_engine
-    from heho_app.models import User
     from heho_app.services.api_keys import create_api_key
 
     engine = make_engine(db_url)
     with Session(engine, expire_on_commit=False) as session:
-        user = User(email="bench@example.com", password_hash="!")  # noqa: S106 - no login
-        session.add(user)
-        session.flush()
+        user = add_user(session, email="bench@example.com")
         key = create_api_key(
             session, user_id=user.id, name="bench", rate_limit_per_minute=10_000_000
         )

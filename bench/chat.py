@@ -26,7 +26,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from heho_app.devtools.processes import free_port
-from heho_app.devtools.seed import add_connected_chatbot, throwaway_settings
+from heho_app.devtools.seed import add_connected_chatbot, add_user, throwaway_settings
 
 
 def configure_environment() -> int:
@@ -47,7 +47,6 @@ async def bench(turns: int, port: int) -> None:
     from heho_app.db import run_migrations, session_scope
     from heho_app.devtools.fake_openrouter import FakeOpenRouter
     from heho_app.devtools.supabase_stack import LocalSupabase
-    from heho_app.models import User
     from heho_app.services import conversations
     from heho_app.services.agent import TextChunk, open_chat, run_turn
     from heho_app.services.openrouter import TextDelta, stream_chat
@@ -56,9 +55,7 @@ async def bench(turns: int, port: int) -> None:
     with LocalSupabase() as stack, FakeOpenRouter(port=port, tokens_per_second=0) as upstream:
         run_migrations(os.environ["REFLEX_DB_URL"])
         with session_scope() as session:
-            user = User(email="bench@example.com", password_hash="!")  # noqa: S106 - no login
-            session.add(user)
-            session.flush()
+            user = add_user(session, email="bench@example.com")
             chatbot = add_connected_chatbot(
                 session,
                 user_id=user.id,

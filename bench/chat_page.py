@@ -31,8 +31,9 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from heho_app.devtools.seed import add_connected_chatbot, throwaway_settings
+from heho_app.devtools.seed import add_connected_chatbot, add_user, throwaway_settings
 from heho_app.devtools.supabase_stack import LocalSupabase
+from heho_app.devtools.toolchain import CHROMIUM, CHROMIUM_ARGS
 
 PASSWORD = "bench-chat-page-2026"  # noqa: S105 - the throwaway user of this run
 KEY = "sk-or-v1-bench-chat-page-0123"
@@ -93,18 +94,16 @@ def seed(db_url: str, stack: LocalSupabase) -> tuple[str, str]:
     from sqlmodel import Session
 
     from heho_app.db import make_engine
-    from heho_app.models import User, utcnow
     from heho_app.security import hash_password
 
     engine = make_engine(db_url)
     with Session(engine, expire_on_commit=False) as session:
-        user = User(
+        user = add_user(
+            session,
             email="bench-page@example.com",
             password_hash=hash_password(PASSWORD),
-            email_verified_at=utcnow(),
+            verified=True,
         )
-        session.add(user)
-        session.flush()
         chatbot = add_connected_chatbot(
             session,
             user_id=user.id,
@@ -236,7 +235,7 @@ def main() -> None:
             ):
                 email, chatbot_id = seed(env["REFLEX_DB_URL"], stack)
                 browser = playwright.chromium.launch(
-                    executable_path="/usr/bin/chromium", args=["--no-sandbox", "--disable-gpu"]
+                    executable_path=str(CHROMIUM), args=CHROMIUM_ARGS
                 )
                 page = browser.new_page()
                 page.goto(f"{app_url}/login?next=/chat/{chatbot_id}")

@@ -46,9 +46,8 @@ from heho_app.db import make_engine
 from heho_app.devtools.databases import temporary_database
 from heho_app.devtools.deployment import LocalDeployment, cpu_seconds, rss_bytes
 from heho_app.devtools.processes import free_port, processes_in_group, terminate, wait_until
-from heho_app.devtools.seed import add_connected_chatbot
+from heho_app.devtools.seed import add_connected_chatbot, add_user
 from heho_app.devtools.supabase_stack import LocalSupabase
-from heho_app.models import User, utcnow
 from heho_app.security import SESSION_COOKIE, hash_password
 from heho_app.services.api_keys import create_api_key
 
@@ -74,13 +73,12 @@ def seed(db_url: str, stack: LocalSupabase, users: int) -> list[tuple[str, str, 
     seeded = []
     with Session(engine, expire_on_commit=False) as session:
         for number in range(users):
-            user = User(
+            user = add_user(
+                session,
                 email=f"bench{number}-{uuid.uuid4().hex[:6]}@example.com",
                 password_hash=password_hash,
-                email_verified_at=utcnow(),
+                verified=True,
             )
-            session.add(user)
-            session.flush()
             chatbot = add_connected_chatbot(
                 session,
                 user_id=user.id,

@@ -8,7 +8,7 @@ from typing import Any
 from sqlmodel import Session
 
 from heho_app.devtools.supabase_stack import LocalSupabase
-from heho_app.models import Chatbot
+from heho_app.models import Chatbot, User, utcnow
 from heho_app.services.credentials import OPENROUTER, SUPABASE, store_credential
 from heho_app.services.permissions import save_grants
 
@@ -48,6 +48,23 @@ def connect_chatbot(
         plaintext=stack.service_key,
         chatbot_id=chatbot_id,
     )
+
+
+NO_LOGIN = "!"  # a password hash that matches no password
+
+
+def add_user(
+    session: Session, *, email: str, password_hash: str = NO_LOGIN, verified: bool = False
+) -> User:
+    """A user row; by default nobody can log in as it."""
+    user = User(
+        email=email,
+        password_hash=password_hash,
+        email_verified_at=utcnow() if verified else None,
+    )
+    session.add(user)
+    session.flush()
+    return user
 
 
 def add_connected_chatbot(

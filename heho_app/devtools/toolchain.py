@@ -7,7 +7,16 @@ from heho_app.settings import PROJECT_ROOT
 
 TOOLS_DIR = PROJECT_ROOT / ".tools"
 NODE_BIN = TOOLS_DIR / "node_modules" / ".bin"
-CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM = Path("/usr/bin/chromium")  # Debian's; Playwright never downloads its own
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-dev-shm-usage",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
 
 
 def reflex_environment() -> dict[str, str]:

@@ -13,7 +13,8 @@ from heho_app.api.access_log import AccessLogWriter
 from heho_app.api.app import create_api
 from heho_app.api.ratelimit import RateLimiter
 from heho_app.db import make_engine
-from heho_app.models import User, utcnow
+from heho_app.devtools import seed
+from heho_app.models import User
 from heho_app.services.api_keys import NewApiKey, create_api_key
 
 CLIENT_ADDRESS = "203.0.113.7"
@@ -24,12 +25,7 @@ MakeKey = Callable[..., NewApiKey]
 
 
 def add_user(session: Session, *, verified: bool = False) -> User:
-    user = User(
-        email=f"user{next(_emails)}@example.test",
-        password_hash="not-a-real-hash",
-        email_verified_at=utcnow() if verified else None,
-    )
-    session.add(user)
+    user = seed.add_user(session, email=f"user{next(_emails)}@example.test", verified=verified)
     session.commit()
     return user
 
