@@ -20,7 +20,8 @@ from tests.fixtures.accounts import (
     unique_email,
     user_by_email,
 )
-from tests.fixtures.app_server import ARTIFACTS, wait_for_hydration
+from tests.fixtures.app_server import ARTIFACTS
+from tests.fixtures.browser import fill_login, open_page
 from tests.fixtures.mail import link_in
 
 pytestmark = pytest.mark.browser
@@ -37,18 +38,6 @@ def at(path: str, query: str = "") -> re.Pattern[str]:
 ACCOUNT_URL = at("/account")
 # Every password and token the browser tests used; none may reach the app's log.
 SECRETS_SEEN: set[str] = {PASSWORD, NEW_PASSWORD}
-
-
-def open_page(page: Page, url: str) -> None:
-    page.goto(url)
-    wait_for_hydration(page)
-
-
-def fill_login(page: Page, email: str, password: str) -> None:
-    form = page.locator("#login-form")
-    form.get_by_label("Email").fill(email)
-    form.get_by_label("Password").fill(password)
-    form.get_by_role("button", name="Log in").click()
 
 
 def remember_session_cookie(page: Page) -> str:

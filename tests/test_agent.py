@@ -20,7 +20,7 @@ from heho_app.services.agent import (
     open_chat,
     run_turn,
 )
-from tests.fixtures.chat import wait_for
+from tests.fixtures.chat import select_step, tool_step, wait_for
 
 READ_ORDERS = [{"table": "orders"}]
 
@@ -98,17 +98,7 @@ async def test_answer_uses_rows_really_read_from_postgrest(
     chat, conversation_id = await open_test_chat(READ_ORDERS)
     supabase_stack.execute("update public.orders set status = 'lost-in-transit' where id = 7")
     fake_openrouter.script(
-        {
-            "tool_calls": [
-                {
-                    "name": "select_rows",
-                    "arguments": {
-                        "table": "orders",
-                        "filters": [{"column": "id", "op": "eq", "value": 7}],
-                    },
-                }
-            ]
-        },
+        select_step("orders", "id", 7),
         {"text": "Found: {last_tool_result}"},
     )
 
@@ -130,17 +120,11 @@ async def test_allowed_insert_lands_in_the_database(
 ):
     chat, _ = await open_test_chat([{"table": "customers", "insert": True}])
     fake_openrouter.script(
-        {
-            "tool_calls": [
-                {
-                    "name": "insert_rows",
-                    "arguments": {
-                        "table": "customers",
-                        "rows": [{"name": "Katherine Johnson", "email": "kj@example.com"}],
-                    },
-                }
-            ]
-        },
+        tool_step(
+            "insert_rows",
+            table="customers",
+            rows=[{"name": "Katherine Johnson", "email": "kj@example.com"}],
+        ),
         {"text": "Added."},
     )
 
@@ -158,17 +142,9 @@ async def test_delete_without_grant_changes_nothing_and_is_audited(
     chat, _ = await open_test_chat(READ_ORDERS)
     before = supabase_stack.execute("select count(*) from public.orders")
     fake_openrouter.script(
-        {
-            "tool_calls": [
-                {
-                    "name": "delete_rows",
-                    "arguments": {
-                        "table": "orders",
-                        "filters": [{"column": "id", "op": "gt", "value": 0}],
-                    },
-                }
-            ]
-        },
+        tool_step(
+            "delete_rows", table="orders", filters=[{"column": "id", "op": "gt", "value": 0}]
+        ),
         {"text": "I could not: {last_tool_result}"},
     )
 
@@ -186,18 +162,12 @@ async def test_write_waits_for_approval_then_runs(open_test_chat, fake_openroute
         [{"table": "products", "update": True}], approve_writes=True
     )
     fake_openrouter.script(
-        {
-            "tool_calls": [
-                {
-                    "name": "update_rows",
-                    "arguments": {
-                        "table": "products",
-                        "values": {"stock": 0},
-                        "filters": [{"column": "name", "op": "eq", "value": "Mouse"}],
-                    },
-                }
-            ]
-        },
+        tool_step(
+            "update_rows",
+            table="products",
+            values={"stock": 0},
+            filters=[{"column": "name", "op": "eq", "value": "Mouse"}],
+        ),
         {"text": "Waiting for you."},
     )
 
@@ -223,14 +193,7 @@ async def test_rejected_write_never_runs_and_is_audited(
         [{"table": "customers", "insert": True}], approve_writes=True
     )
     fake_openrouter.script(
-        {
-            "tool_calls": [
-                {
-                    "name": "insert_rows",
-                    "arguments": {"table": "customers", "rows": [{"name": "Mallory"}]},
-                }
-            ]
-        },
+        tool_step("insert_rows", table="customers", rows=[{"name": "Mallory"}]),
         {"text": "Asked."},
     )
 
@@ -299,7 +262,7 @@ async def test_rate_limited_then_answered(open_test_chat, fake_openrouter):
 
 async def test_a_model_looping_on_tools_is_stopped(open_test_chat, fake_openrouter):
     chat, _ = await open_test_chat(READ_ORDERS)
-    loop = {"tool_calls": [{"name": "list_tables", "arguments": {}}]}
+    loop = tool_step("list_tables")
     fake_openrouter.script(*([loop] * 20))
 
     events = await collect(chat, "loop")
@@ -314,7 +277,7 @@ async def test_memories_are_remembered_and_recalled_into_the_prompt(
 ):
     chat, _ = await open_test_chat(READ_ORDERS, memory_enabled=True)
     fake_openrouter.script(
-        {"tool_calls": [{"name": "remember", "arguments": {"content": "Prefers metric units"}}]},
+        tool_step("remember", content="Prefers metric units"),
         {"text": "Noted."},
         {"text": "Sure."},
     )

@@ -8,9 +8,10 @@ from playwright.sync_api import Page, expect
 from sqlmodel import Session, select
 
 from heho_app.models import AuditEvent
-from tests.fixtures.accounts import PASSWORD, app_engine, create_verified_user, unique_email
+from tests.fixtures.accounts import app_engine, create_verified_user, unique_email
 from tests.fixtures.app_server import wait_for_hydration
-from tests.fixtures.chat import seed_app_chatbot
+from tests.fixtures.browser import fill_login
+from tests.fixtures.chat import seed_app_chatbot, select_step
 
 pytestmark = pytest.mark.browser
 
@@ -25,10 +26,7 @@ def open_chat_page(running_app, page: Page, supabase_stack, fake_openrouter):
         chatbot_id = seed_app_chatbot(running_app, user_id, supabase_stack, grants, **settings)
         page.goto(f"{running_app.url}/login?next=/chat/{chatbot_id}")
         wait_for_hydration(page)
-        form = page.locator("#login-form")
-        form.get_by_label("Email").fill(email)
-        form.get_by_label("Password").fill(PASSWORD)
-        form.get_by_role("button", name="Log in").click()
+        fill_login(page, email)
         expect(page).to_have_url(re.compile(rf"/chat/{chatbot_id}/?$"))
         expect(page.get_by_role("heading", name="Shop helper")).to_be_visible()
         expect(page.get_by_text("Ask a question to start.")).to_be_visible()
@@ -52,20 +50,6 @@ def audit_outcomes(running_app, user_id: int) -> list[tuple[str, str]]:
             select(AuditEvent).where(AuditEvent.user_id == user_id, AuditEvent.outcome != "pending")
         ).all()
         return [(row.tool, row.outcome) for row in rows]
-
-
-def select_step(table: str, column: str, value) -> dict:
-    return {
-        "tool_calls": [
-            {
-                "name": "select_rows",
-                "arguments": {
-                    "table": table,
-                    "filters": [{"column": column, "op": "eq", "value": value}],
-                },
-            }
-        ]
-    }
 
 
 def test_a_question_is_answered_with_rows_read_from_postgrest(

@@ -27,7 +27,7 @@ from tests.api.conftest import add_key, add_user, bearer
 from tests.fixtures.accounts import app_engine
 from tests.fixtures.app_server import wait_for_hydration
 from tests.fixtures.browser import open_page, sign_in
-from tests.fixtures.chat import seed_app_chatbot
+from tests.fixtures.chat import seed_app_chatbot, select_step
 
 pytestmark = pytest.mark.browser
 
@@ -173,26 +173,12 @@ def audit_events(deployment, user_id: int) -> Counter:
     return Counter({(tool, outcome): count for tool, outcome, count in rows})
 
 
-def select_step(order_id: int) -> dict:
-    return {
-        "tool_calls": [
-            {
-                "name": "select_rows",
-                "arguments": {
-                    "table": "orders",
-                    "filters": [{"column": "id", "op": "eq", "value": order_id}],
-                },
-            }
-        ]
-    }
-
-
 def test_redis_restarted_under_the_app(deployment, chat_page, fake_openrouter):
     """While Redis is down the API answers 503 and the page shows an error; both work
     again once it is back, and the audit log (PostgreSQL) lost nothing."""
     page, user_id = chat_page([{"table": "orders"}])
     key = new_key(deployment)
-    fake_openrouter.script(select_step(1), {"text": "First: {last_tool_result}"})
+    fake_openrouter.script(select_step("orders", "id", 1), {"text": "First: {last_tool_result}"})
     ask(page, "Order 1?")
     expect(last_answer(page)).to_contain_text("First:")
     one_turn = audit_events(deployment, user_id)
@@ -221,7 +207,7 @@ def test_redis_restarted_under_the_app(deployment, chat_page, fake_openrouter):
     page.reload()
     wait_for_hydration(page)
     expect(page.get_by_role("heading", name="Shop helper")).to_be_visible()
-    fake_openrouter.script(select_step(3), {"text": "Third: {last_tool_result}"})
+    fake_openrouter.script(select_step("orders", "id", 3), {"text": "Third: {last_tool_result}"})
     ask(page, "Order 3?")
     expect(last_answer(page)).to_contain_text("Third:")
 

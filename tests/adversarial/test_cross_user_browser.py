@@ -6,8 +6,9 @@ import re
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.fixtures.accounts import PASSWORD, create_verified_user, unique_email
+from tests.fixtures.accounts import create_verified_user, unique_email
 from tests.fixtures.app_server import wait_for_hydration
+from tests.fixtures.browser import fill_login
 from tests.fixtures.chat import seed_app_chatbot
 
 pytestmark = pytest.mark.browser
@@ -22,10 +23,7 @@ def test_another_users_session_reaches_nothing_of_theirs(
     create_verified_user(running_app, intruder)
     page.goto(f"{running_app.url}/login?next=/chat/{chatbot_id}")
     wait_for_hydration(page)
-    form = page.locator("#login-form")
-    form.get_by_label("Email").fill(intruder)
-    form.get_by_label("Password").fill(PASSWORD)
-    form.get_by_role("button", name="Log in").click()
+    fill_login(page, intruder)
     expect(page).to_have_url(re.compile(rf"/chat/{chatbot_id}/?$"))
 
     expect(page.locator("#chat-error")).to_have_text("This chatbot does not exist.")

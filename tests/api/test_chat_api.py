@@ -13,7 +13,7 @@ import pytest
 from sqlmodel import Session
 
 from tests.api.conftest import add_key, add_user, bearer
-from tests.fixtures.chat import OPENROUTER_TEST_KEY, seed_app_chatbot
+from tests.fixtures.chat import OPENROUTER_TEST_KEY, seed_app_chatbot, select_step, tool_step
 
 ISSUED: list[str] = []  # every HeHo key this module made: none may show up in the app's log
 
@@ -58,18 +58,7 @@ def caller(running_app, app_db, supabase_stack, fake_openrouter) -> Callable[...
 
 
 def select_order(order_id: int) -> dict:
-    return {
-        "tool_calls": [
-            {
-                "name": "select_rows",
-                "arguments": {
-                    "table": "orders",
-                    "columns": ["id", "status"],
-                    "filters": [{"column": "id", "op": "eq", "value": order_id}],
-                },
-            }
-        ]
-    }
+    return select_step("orders", "id", order_id, columns=["id", "status"])
 
 
 @pytest.fixture
@@ -371,18 +360,12 @@ def test_a_write_that_needs_approval_is_refused_through_the_api(
 ):
     me = caller([{"table": "products", "update": True}], approve_writes=True)
     fake_openrouter.script(
-        {
-            "tool_calls": [
-                {
-                    "name": "update_rows",
-                    "arguments": {
-                        "table": "products",
-                        "values": {"stock": 0},
-                        "filters": [{"column": "name", "op": "eq", "value": "Mouse"}],
-                    },
-                }
-            ]
-        },
+        tool_step(
+            "update_rows",
+            table="products",
+            values={"stock": 0},
+            filters=[{"column": "name", "op": "eq", "value": "Mouse"}],
+        ),
         {"text": "I could not change it."},
     )
 
