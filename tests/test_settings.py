@@ -1,10 +1,11 @@
 import os
 import stat
 import subprocess
-import sys
 
 import pytest
 
+from heho_app.devtools.app_server import production_command
+from heho_app.devtools.processes import free_port
 from heho_app.devtools.toolchain import reflex_environment
 from heho_app.settings import PROJECT_ROOT, MissingProductionSecrets, Settings
 
@@ -39,18 +40,7 @@ def test_production_settings_name_what_is_missing(monkeypatch):
 
 def test_reflex_run_in_production_refuses_to_start_without_secrets():
     result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "reflex",
-            "run",
-            "--env",
-            "prod",
-            "--frontend-port",
-            "3999",
-            "--backend-port",
-            "3999",
-        ],
+        production_command(free_port()),
         cwd=PROJECT_ROOT,
         env=_without_secrets(),
         capture_output=True,

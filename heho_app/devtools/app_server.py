@@ -15,6 +15,15 @@ from heho_app.devtools.toolchain import reflex_environment
 from heho_app.settings import PROJECT_ROOT
 
 
+def production_command(port: int) -> list[str]:
+    """`reflex run --env prod` serving pages, websocket and API on one loopback port."""
+    return [
+        sys.executable, "-m", "reflex", "run", "--env", "prod",
+        "--frontend-port", str(port), "--backend-port", str(port),
+        "--backend-host", "127.0.0.1",
+    ]  # fmt: skip
+
+
 @contextlib.contextmanager
 def serve_app(*, port: int, env: Mapping[str, str], log_path: Path) -> Iterator[str]:
     """Run the app with `env` added to this process's environment; yields its URL once
@@ -27,20 +36,7 @@ def serve_app(*, port: int, env: Mapping[str, str], log_path: Path) -> Iterator[
     full_env.pop("PYTEST_CURRENT_TEST", None)
     with log_path.open("w") as log:
         process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "reflex",
-                "run",
-                "--env",
-                "prod",
-                "--frontend-port",
-                str(port),
-                "--backend-port",
-                str(port),
-                "--backend-host",
-                "127.0.0.1",
-            ],
+            production_command(port),
             cwd=PROJECT_ROOT,
             env=full_env,
             stdout=log,
