@@ -11,6 +11,7 @@ valid chain: that is the one thing a chain alone cannot show.
 
 import argparse
 import csv
+import functools
 import hashlib
 import hmac
 import io
@@ -87,9 +88,15 @@ def canonical_json(fields: dict) -> bytes:
     return encoded.encode()
 
 
-def seal_keys() -> tuple[bytes, ...]:
-    """The chain's keys, from HEHO_ENCRYPTION_KEYS: the first seals, all verify."""
-    return get_keyring().mac_keys(SEAL_LABEL)
+def seal_keys(keyring: Keyring | None = None) -> tuple[bytes, ...]:
+    """The chain's keys, from HEHO_ENCRYPTION_KEYS (or `keyring`): the first seals,
+    all verify."""
+    return _derived_seal_keys(keyring or get_keyring())
+
+
+@functools.cache
+def _derived_seal_keys(keyring: Keyring) -> tuple[bytes, ...]:
+    return keyring.mac_keys(SEAL_LABEL)  # derived once per keyring, not per event
 
 
 def compute_hash(fields: dict, key: bytes | None = None) -> str:
@@ -332,7 +339,7 @@ def verify_chain(
 ) -> VerifyReport:
     """Recompute every chain (or one user's); report the first broken link of each."""
     engine = engine or get_engine()
-    keys = (keyring or get_keyring()).mac_keys(SEAL_LABEL)
+    keys = seal_keys(keyring)
     with engine.connect() as conn:
         chains = _chains(conn, user_id)
     broken = [
@@ -427,7 +434,7 @@ def reseal_under_primary_key(
     """After a new first key in HEHO_ENCRYPTION_KEYS (`heho keys rotate`): every chain
     that verifies under the keyring is sealed again under its first key, so that the
     old keys can be dropped. Appends wait meanwhile (the table is locked)."""
-    keys = (keyring or get_keyring()).mac_keys(SEAL_LABEL)
+    keys = seal_keys(keyring)
     engine = engine or get_engine()
     with engine.begin() as conn:
         if conn.dialect.name == "postgresql":
